@@ -1,0 +1,1 @@
+"""One-shot set-up of the operator in an AWS account (stack-bootstrap)."""

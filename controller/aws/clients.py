@@ -1,0 +1,78 @@
+"""One aioboto3 session and one client per service, reused for the process."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+
+from controller.aws.calls import CallRecorder, outcome_of
+
+DEFAULT_REGION = "us-east-1"
+
+
+class AwsClients:
+    """Creates clients lazily, once each; records every call they make."""
+
+    def __init__(
+        self,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        recorder: CallRecorder | None = None,
+        max_attempts: int = 8,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        self.region = region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        self.endpoint_url = endpoint_url or None
+        self.recorder = recorder or CallRecorder()
+        self._session = aioboto3.Session(region_name=self.region)
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=20,
+        )
+        self._stack = AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def client(self, service: str) -> Any:
+        existing = self._clients.get(service)
+        if existing is not None:
+            return existing
+        async with self._lock:
+            if service not in self._clients:
+                client = await self._stack.enter_async_context(
+                    self._session.client(
+                        service, endpoint_url=self.endpoint_url, config=self._config
+                    )
+                )
+                service_id = client.meta.service_model.service_id.hyphenize()
+                client.meta.events.register(
+                    f"response-received.{service_id}.*",
+                    functools.partial(self._on_response, service),
+                )
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _on_response(self, service: str, **kwargs: Any) -> None:
+        operation = str(kwargs.get("event_name", "")).rsplit(".", 1)[-1]
+        self.recorder.record(
+            service, operation, outcome_of(kwargs.get("parsed_response"), kwargs.get("exception"))
+        )
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._clients.clear()
+
+    async def __aenter__(self) -> AwsClients:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,218 @@
+"""Carry out a plan: every action starts as soon as what it depends on is done.
+
+Creates and updates wait for the resources they reference (and for those to be
+ready); deletes wait for the resources that still reference them. A failure skips
+only the actions that depend on it; a slow resource holds back only its dependants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from controller.engine.diff import diff
+from controller.engine.errors import EngineError, Retryable
+from controller.engine.graph import observed_referrers
+from controller.engine.kind import Kind, KindContext, Resolved
+from controller.engine.plan import Action, ActionType, Plan
+from controller.engine.resource import Observed, contains_unknown, resolve
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+    HELD = "held"
+    UNCHANGED = "unchanged"
+
+
+@dataclass
+class ActionReport:
+    action: Action
+    outcome: Outcome
+    message: str = ""
+    elapsed: float = 0.0
+    retry_after: float | None = None
+
+
+@dataclass
+class ExecutionReport:
+    reports: dict[str, ActionReport] = field(default_factory=dict)
+    completion_order: list[str] = field(default_factory=list)
+
+    def of(self, outcome: Outcome) -> list[ActionReport]:
+        return [r for r in self.reports.values() if r.outcome is outcome]
+
+    @property
+    def ok(self) -> bool:
+        return not self.of(Outcome.FAILED)
+
+    @property
+    def converged(self) -> bool:
+        bad = (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING)
+        return all(r.outcome not in bad for r in self.reports.values())
+
+    def requeue_after(self, waiting_interval: float) -> float | None:
+        delays = [r.retry_after for r in self.reports.values() if r.retry_after is not None]
+        if self.of(Outcome.WAITING):
+            delays.append(waiting_interval)
+        return min(delays) if delays else None
+
+
+EventHook = Callable[[str, ActionReport], None]
+"""Called with ("start" | "end", report) around every write."""
+
+
+class Executor:
+    def __init__(
+        self,
+        kinds: Mapping[str, Kind],
+        ctx: KindContext,
+        *,
+        concurrency: int = 8,
+        on_event: EventHook | None = None,
+        classify: Callable[[Exception], EngineError] | None = None,
+    ) -> None:
+        self.kinds = kinds
+        self.ctx = ctx
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.on_event = on_event or (lambda _phase, _report: None)
+        self.classify = classify
+
+    async def run(self, plan: Plan) -> ExecutionReport:
+        report = ExecutionReport()
+        observed: dict[str, Observed] = dict(plan.observed)
+        actions = plan.by_key()
+        finished: dict[str, asyncio.Event] = {key: asyncio.Event() for key in actions}
+        deps = self._dependencies(plan, actions)
+
+        async def run_one(key: str) -> None:
+            try:
+                await asyncio.gather(*(finished[d].wait() for d in deps[key]))
+                result = await self._after_dependencies(actions[key], deps[key], report, observed)
+                report.reports[key] = result
+                report.completion_order.append(key)
+            finally:
+                finished[key].set()
+
+        await asyncio.gather(*(run_one(key) for key in actions))
+        return report
+
+    def _dependencies(self, plan: Plan, actions: Mapping[str, Action]) -> dict[str, set[str]]:
+        referrers = observed_referrers(plan.observed)
+        deps: dict[str, set[str]] = {key: set() for key in actions}
+        for key, action in actions.items():
+            if action.desired is not None:
+                deps[key] |= {d for d in action.desired.dependencies() if d in actions}
+            if action.type in (ActionType.DELETE, ActionType.REPLACE):
+                for other in referrers.get(key, ()):
+                    other_action = actions.get(other)
+                    if other_action is not None and other_action.type in (
+                        ActionType.DELETE,
+                        ActionType.UPDATE,
+                        ActionType.REPLACE,
+                    ):
+                        deps[key].add(other)
+        for key, action in actions.items():  # a delete never waits on what it references
+            if action.type is ActionType.DELETE:
+                deps[key] = {d for d in deps[key] if actions[d].type is not ActionType.NOOP}
+        _drop_cycles(deps)
+        return deps
+
+    async def _after_dependencies(
+        self,
+        action: Action,
+        deps: set[str],
+        report: ExecutionReport,
+        observed: dict[str, Observed],
+    ) -> ActionReport:
+        for dep in sorted(deps):
+            dep_report = report.reports.get(dep)
+            if dep_report is None:
+                continue
+            if dep_report.outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING):
+                return ActionReport(action, Outcome.SKIPPED, f"{dep} did not complete")
+            dep_obs = observed.get(dep)
+            is_removal = action.type in (ActionType.DELETE, ActionType.RETAIN)
+            if not is_removal and dep_obs is not None:
+                kind = self.kinds[dep.split("/", 1)[0]]
+                if not kind.is_ready(dep_obs):
+                    return ActionReport(
+                        action, Outcome.WAITING, f"waiting for {dep} to become ready"
+                    )
+        if action.held:
+            return ActionReport(action, Outcome.HELD, action.held)
+        if not action.is_write:
+            return ActionReport(action, Outcome.UNCHANGED)
+        async with self.semaphore:
+            return await self._execute(action, observed)
+
+    async def _execute(self, action: Action, observed: dict[str, Observed]) -> ActionReport:
+        result = ActionReport(action, Outcome.DONE)
+        self.on_event("start", result)
+        started = time.monotonic()
+        try:
+            new = await self._write(action, observed)
+            if new is not None:
+                observed[action.key] = new
+            elif action.type is ActionType.DELETE:
+                observed.pop(action.key, None)
+        except Exception as exc:  # one failing action must not stop the rest
+            error = self._typed(exc)
+            result.outcome, result.message = Outcome.FAILED, str(error)
+            result.retry_after = error.after if isinstance(error, Retryable) else None
+        result.elapsed = time.monotonic() - started
+        self.on_event("end", result)
+        return result
+
+    async def _write(self, action: Action, observed: Mapping[str, Observed]) -> Observed | None:
+        kind = self.kinds[action.kind]
+        if action.type is ActionType.DELETE:
+            assert action.observed is not None
+            await kind.delete(self.ctx, action.observed)
+            return None
+        assert action.desired is not None
+        outputs = {key: obs.outputs for key, obs in observed.items()}
+        resolved = Resolved(action.kind, action.logical_id, resolve(action.desired.params, outputs))
+        if contains_unknown(resolved.params):
+            missing = sorted(r.key for r in action.desired.refs() if r.key not in outputs)
+            raise Retryable(f"references not resolved yet: {', '.join(missing)}", after=5.0)
+        if action.type is ActionType.CREATE:
+            return await kind.create(self.ctx, resolved)
+        assert action.observed is not None
+        if action.type is ActionType.REPLACE:
+            await kind.delete(self.ctx, action.observed)
+            return await kind.create(self.ctx, resolved)
+        delta = diff(kind, resolved.params, action.observed.fields)
+        if not delta:
+            return action.observed
+        return await kind.update(self.ctx, resolved, action.observed, delta)
+
+    def _typed(self, exc: Exception) -> EngineError:
+        if isinstance(exc, EngineError):
+            return exc
+        if self.classify is not None:
+            return self.classify(exc)
+        return Retryable(f"{type(exc).__name__}: {exc}", after=30.0)
+
+
+def _drop_cycles(deps: dict[str, set[str]]) -> None:
+    """Break any wait cycle (possible between deletes and updates) by dropping back-edges."""
+    state: dict[str, int] = {}
+
+    def visit(key: str) -> None:
+        state[key] = 1
+        for dep in sorted(deps[key]):
+            if state.get(dep) == 1:
+                deps[key].discard(dep)
+            elif state.get(dep) is None:
+                visit(dep)
+        state[key] = 2
+
+    for key in sorted(deps):
+        if state.get(key) is None:
+            visit(key)

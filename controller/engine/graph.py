@@ -1,0 +1,80 @@
+"""Dependency ordering: which resources must exist before which."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from controller.engine.errors import Terminal
+from controller.engine.resource import DesiredResource, Observed
+
+
+def check_acyclic(desired: Iterable[DesiredResource]) -> None:
+    """Raise Terminal naming a cycle if the desired graph has one."""
+    graph = {d.key: d.dependencies() for d in desired}
+    state: dict[str, int] = {}
+
+    def visit(key: str, trail: list[str]) -> None:
+        state[key] = 1
+        for dep in sorted(graph.get(key, ())):
+            if state.get(dep) == 1:
+                cycle = [*trail[trail.index(dep) :], dep] if dep in trail else [key, dep]
+                raise Terminal("dependency cycle: " + " -> ".join(cycle))
+            if dep in graph and state.get(dep) is None:
+                visit(dep, [*trail, dep])
+        state[key] = 2
+
+    for key in sorted(graph):
+        if state.get(key) is None:
+            visit(key, [key])
+
+
+def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list[list[str]]:
+    """Kinds grouped so each group only references kinds of earlier groups."""
+    needs: dict[str, set[str]] = {k: set() for k in kinds}
+    for d in desired:
+        needs.setdefault(d.kind, set())
+        for dep in d.dependencies():
+            dep_kind = dep.split("/", 1)[0]
+            if dep_kind != d.kind:
+                needs[d.kind].add(dep_kind)
+    waves: list[list[str]] = []
+    placed: set[str] = set()
+    while len(placed) < len(needs):
+        wave = sorted(k for k, deps in needs.items() if k not in placed and deps <= placed)
+        if not wave:  # kind-level cycle: observe the rest together
+            wave = sorted(k for k in needs if k not in placed)
+        waves.append(wave)
+        placed.update(wave)
+    return waves
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+def observed_referrers(observed: Mapping[str, Observed]) -> dict[str, set[str]]:
+    """For each observed key, the keys of observed resources whose fields name its outputs.
+
+    Resources being deleted have no desired refs left; their live fields (a subnet's
+    vpc id, a route's NAT id) tell the order instead.
+    """
+    owner_of: dict[str, str] = {}
+    for key, obs in observed.items():
+        for value in _strings(obs.outputs):
+            if len(value) >= 8:
+                owner_of.setdefault(value, key)
+    referrers: dict[str, set[str]] = {key: set() for key in observed}
+    for key, obs in observed.items():
+        for value in _strings(obs.fields):
+            target = owner_of.get(value)
+            if target is not None and target != key:
+                referrers[target].add(key)
+    return referrers

@@ -1,0 +1,28 @@
+"""Render: StackSpec -> desired resources. Pure; one module per spec section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from controller.engine import DesiredResource
+from controller.render.network import render_network
+from controller.spec.model import StackSpec
+
+Renderer = Callable[[StackSpec], list[DesiredResource]]
+
+# (spec section(s), renderer). Sections absent here are not reconciled yet.
+SECTIONS: tuple[tuple[tuple[str, ...], Renderer], ...] = ((("network",), render_network),)
+
+ALL_SECTIONS = ("network", "database", "loadBalancer", "frontend", "cdn", "cluster", "services")
+
+
+def unreconciled_sections() -> list[str]:
+    done = {name for names, _ in SECTIONS for name in names}
+    return [s for s in ALL_SECTIONS if s not in done]
+
+
+def render(spec: StackSpec) -> list[DesiredResource]:
+    """Every resource the spec asks for; none when the spec asks for teardown."""
+    if spec.spec.teardown:
+        return []
+    return [resource for _, renderer in SECTIONS for resource in renderer(spec)]

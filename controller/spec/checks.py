@@ -1,0 +1,221 @@
+"""Cross-field rules pydantic cannot express per field. Each returns issues with paths."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+
+from controller.spec.model import StackSpec
+from controller.spec.naming import readable_names
+from controller.spec.yamlsafe import Path
+
+Finding = tuple[Path, str]
+
+# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+
+def _network(s: StackSpec) -> Iterator[Finding]:
+    net = s.spec.network
+    base = ("spec", "network")
+    try:
+        vpc = ipaddress.IPv4Network(net.cidr)
+    except ValueError as exc:
+        yield (*base, "cidr"), f"invalid CIDR {net.cidr!r}: {exc}"
+        return
+    if not 16 <= vpc.prefixlen <= 28:
+        yield (*base, "cidr"), f"VPC prefix /{vpc.prefixlen} is outside AWS's /16../28"
+    azs = net.availability_zones
+    if len(set(azs)) != len(azs):
+        yield (*base, "availabilityZones"), "availability zones must be distinct"
+    seen: list[tuple[ipaddress.IPv4Network, Path]] = []
+    for group in ("publicSubnets", "privateAppSubnets", "privateDataSubnets"):
+        cidrs: list[str] = getattr(net, _snake(group))
+        if len(cidrs) != len(azs):
+            yield (
+                (*base, group),
+                f"{len(cidrs)} subnets for {len(azs)} availability zones; give one per zone",
+            )
+        for i, cidr in enumerate(cidrs):
+            path: Path = (*base, group, i)
+            try:
+                sub = ipaddress.IPv4Network(cidr)
+            except ValueError as exc:
+                yield path, f"invalid CIDR {cidr!r}: {exc}"
+                continue
+            if not sub.subnet_of(vpc):
+                yield path, f"subnet {cidr} is outside the VPC {net.cidr}"
+                continue
+            if not 16 <= sub.prefixlen <= 28:
+                yield path, f"subnet prefix /{sub.prefixlen} is outside AWS's /16../28"
+            for other, other_path in seen:
+                if sub.overlaps(other):
+                    yield path, f"subnet {cidr} overlaps {other} at {_fmt(other_path)}"
+            seen.append((sub, path))
+
+
+def _services(s: StackSpec) -> Iterator[Finding]:
+    body = s.spec
+    names: dict[str, int] = {}
+    ports: dict[int, int] = {}
+    paths: dict[str, int] = {}
+    priorities: dict[int, int] = {}
+    for i, svc in enumerate(body.services):
+        base: Path = ("spec", "services", i)
+        if svc.name in names:
+            yield (
+                (*base, "name"),
+                f"duplicate service name {svc.name!r} (see services[{names[svc.name]}])",
+            )
+        names.setdefault(svc.name, i)
+        if svc.port in ports:
+            yield (*base, "port"), f"port {svc.port} is already used by services[{ports[svc.port]}]"
+        ports.setdefault(svc.port, i)
+        if body.database.enabled and svc.port == body.database.port:
+            yield (*base, "port"), f"port {svc.port} is the database port"
+        allowed = FARGATE_SIZES.get(svc.cpu)
+        if allowed is None:
+            yield (*base, "cpu"), f"Fargate cpu {svc.cpu} is not one of {sorted(FARGATE_SIZES)}"
+        elif svc.memory not in allowed:
+            yield (
+                (*base, "memory"),
+                f"Fargate cpu {svc.cpu} takes memory {allowed[0]}..{allowed[-1]} MiB "
+                f"in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]}; "
+                f"got {svc.memory}",
+            )
+        if svc.routing is not None:
+            for j, p in enumerate(svc.routing.paths):
+                if p in paths:
+                    yield (
+                        (*base, "routing", "paths", j),
+                        f"route path {p!r} is already used by services[{paths[p]}]",
+                    )
+                paths.setdefault(p, i)
+            prio = svc.routing.priority
+            if prio is not None:
+                if prio in priorities:
+                    yield (
+                        (*base, "routing", "priority"),
+                        f"priority {prio} is already used by services[{priorities[prio]}]",
+                    )
+                priorities.setdefault(prio, i)
+        scaling = svc.autoscaling or body.service_defaults.autoscaling
+        if scaling.min_capacity > scaling.max_capacity:
+            where = (
+                (*base, "autoscaling")
+                if svc.autoscaling
+                else ("spec", "serviceDefaults", "autoscaling")
+            )
+            yield (
+                (*where, "minCapacity"),
+                (f"minCapacity {scaling.min_capacity} is above maxCapacity {scaling.max_capacity}"),
+            )
+        hc = svc.health_check or body.service_defaults.health_check
+        if hc.timeout >= hc.interval:
+            where = (
+                (*base, "healthCheck")
+                if svc.health_check
+                else ("spec", "serviceDefaults", "healthCheck")
+            )
+            yield (
+                (*where, "timeout"),
+                f"timeout {hc.timeout}s must be below interval {hc.interval}s",
+            )
+        for key, arn in svc.secrets.items():
+            if not arn.startswith("arn:aws:secretsmanager:"):
+                yield (
+                    (*base, "secrets", key),
+                    "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)",
+                )
+    default = body.load_balancer.default_service
+    if default is not None and default not in names:
+        yield ("spec", "loadBalancer", "defaultService"), f"no service named {default!r}"
+
+
+def _database(s: StackSpec) -> Iterator[Finding]:
+    db = s.spec.database
+    base = ("spec", "database")
+    if db.max_allocated_storage is not None and db.max_allocated_storage < db.allocated_storage:
+        yield (
+            (*base, "maxAllocatedStorage"),
+            (f"{db.max_allocated_storage} is below allocatedStorage {db.allocated_storage}"),
+        )
+    if db.deletion_policy == "delete" and db.deletion_protection:
+        yield (
+            (*base, "deletionPolicy"),
+            ("policy 'delete' needs deletionProtection: false (protection stays on otherwise)"),
+        )
+
+
+def _cdn(s: StackSpec) -> Iterator[Finding]:
+    cdn = s.spec.cdn
+    base = ("spec", "cdn")
+    if not cdn.min_ttl <= cdn.default_ttl <= cdn.max_ttl:
+        yield (
+            (*base, "defaultTtl"),
+            (
+                f"TTLs must satisfy minTtl <= defaultTtl <= maxTtl; got {cdn.min_ttl}, "
+                f"{cdn.default_ttl}, {cdn.max_ttl}"
+            ),
+        )
+    if cdn.enabled and not s.spec.frontend.enabled:
+        yield (*base, "enabled"), "the CDN serves the frontend bucket; enable frontend too"
+
+
+def _cluster(s: StackSpec) -> Iterator[Finding]:
+    strategy = s.spec.cluster.capacity_provider_strategy
+    base = ("spec", "cluster", "capacityProviderStrategy")
+    providers = [item.capacity_provider for item in strategy]
+    if len(set(providers)) != len(providers):
+        yield base, "each capacity provider may appear once"
+    if sum(1 for item in strategy if item.base > 0) > 1:
+        yield base, "only one capacity provider may have a base"
+    if strategy and all(item.weight == 0 for item in strategy):
+        yield base, "at least one capacity provider needs a weight above 0"
+
+
+def _names(s: StackSpec) -> Iterator[Finding]:
+    for path, name, limit, what in readable_names(s):
+        if len(name) > limit:
+            yield path, f"{what} {name!r} would be {len(name)} characters; AWS allows {limit}"
+
+
+def _tags(s: StackSpec) -> Iterator[Finding]:
+    for key in s.spec.tags:
+        if key.lower().startswith(("aws:", "stackop:")):
+            yield ("spec", "tags", key), "tag keys starting with aws: or stackop: are reserved"
+    if len(s.spec.tags) > 40:
+        yield ("spec", "tags"), "at most 40 tags (AWS allows 50 and stackop uses some)"
+
+
+CHECKS: tuple[Callable[[StackSpec], Iterator[Finding]], ...] = (
+    _network,
+    _services,
+    _database,
+    _cdn,
+    _cluster,
+    _names,
+    _tags,
+)
+
+
+def run_checks(spec: StackSpec) -> list[Finding]:
+    return [finding for check in CHECKS for finding in check(spec)]
+
+
+def _snake(camel: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in camel)
+
+
+def _fmt(path: Path) -> str:
+    from controller.spec.yamlsafe import format_path
+
+    return format_path(path)

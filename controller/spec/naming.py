@@ -1,0 +1,61 @@
+"""Physical AWS names derived from the stack name and logical ids.
+
+Names AWS shows to people (bucket, database, log groups, namespace) stay readable and
+are length-checked by validation; names with tight limits (load balancer, target
+group, IAM role) are shortened with a stable hash suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from controller.spec.model import StackSpec
+from controller.spec.yamlsafe import Path
+
+
+def short_name(*parts: str, limit: int, sep: str = "-") -> str:
+    """Join `parts`; if longer than `limit`, cut and append a 6-char hash of the full name."""
+    full = sep.join(p for p in parts if p)
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
+    head = full[: limit - len(digest) - 1].rstrip(sep)
+    return f"{head}{sep}{digest}"
+
+
+def bucket_name(stack: str) -> str:
+    return f"{stack}-frontend"
+
+
+def database_identifier(stack: str) -> str:
+    return f"{stack}-db"
+
+
+def namespace_name(spec: StackSpec) -> str:
+    return spec.spec.cluster.namespace or f"{spec.metadata.name}.local"
+
+
+def log_group_name(stack: str, service: str) -> str:
+    return f"/ecs/{stack}/{service}"
+
+
+def repository_name(stack: str, service: str) -> str:
+    return f"{stack}/{service}"
+
+
+def readable_names(spec: StackSpec) -> Iterator[tuple[Path, str, int, str]]:
+    """(field path, name, AWS limit, what) for every name that is not hash-shortened."""
+    stack = spec.metadata.name
+    at_name: Path = ("metadata", "name")
+    if spec.spec.frontend.enabled:
+        yield at_name, bucket_name(stack), 63, "frontend bucket name"
+    if spec.spec.database.enabled:
+        yield at_name, database_identifier(stack), 63, "database identifier"
+    namespace = namespace_name(spec)
+    yield ("spec", "cluster", "namespace"), namespace, 253, "service discovery namespace"
+    for i, svc in enumerate(spec.spec.services):
+        at_svc: Path = ("spec", "services", i, "name")
+        yield at_svc, f"{svc.name}.{namespace}", 253, "service DNS name"
+        yield at_svc, log_group_name(stack, svc.name), 512, "log group name"
+        yield at_svc, repository_name(stack, svc.name), 256, "ECR repository name"
