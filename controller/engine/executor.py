@@ -137,8 +137,8 @@ class Executor:
             if dep_report.outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING):
                 return ActionReport(action, Outcome.SKIPPED, f"{dep} did not complete")
             dep_obs = observed.get(dep)
-            is_removal = action.type in (ActionType.DELETE, ActionType.RETAIN)
-            if not is_removal and dep_obs is not None:
+            needs_ready = action.desired is not None and dep in action.desired.ready_dependencies()
+            if needs_ready and dep_obs is not None:
                 kind = self.kinds[dep.split("/", 1)[0]]
                 if not kind.is_ready(dep_obs):
                     return ActionReport(

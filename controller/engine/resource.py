@@ -23,6 +23,8 @@ class Ref:
     kind: str
     logical_id: str
     output: str = "id"
+    wait_ready: bool = True
+    """False: only the output is needed, not a ready resource (e.g. an ARN in a policy)."""
 
     @property
     def key(self) -> str:
@@ -68,6 +70,10 @@ class DesiredResource:
 
     def dependencies(self) -> set[str]:
         return {ref.key for ref in self.refs()} | set(self.depends_on)
+
+    def ready_dependencies(self) -> set[str]:
+        """Dependencies that must be ready (not merely exist) before this one is written."""
+        return {ref.key for ref in self.refs() if ref.wait_ready} | set(self.depends_on)
 
 
 @dataclass

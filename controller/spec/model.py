@@ -109,6 +109,7 @@ class Database(Model):
 
 
 class LoadBalancer(Model):
+    enabled: bool = True
     certificate_arn: str | None = None
     idle_timeout: int = Field(default=60, ge=1, le=4000)
     default_service: ServiceName | None = Field(
@@ -139,6 +140,7 @@ class CapacityProviderStrategyItem(Model):
 
 
 class Cluster(Model):
+    enabled: bool = True
     container_insights: bool = True
     capacity_provider_strategy: list[CapacityProviderStrategyItem] = Field(
         default_factory=lambda: [
