@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from controller.engine import Kind
+from controller.kinds.elastic_ip import ElasticIp
+from controller.kinds.internet_gateway import InternetGateway
+from controller.kinds.nat_gateway import NatGateway
+from controller.kinds.route_table import RouteTable
+from controller.kinds.security_group import SecurityGroup
+from controller.kinds.subnet import Subnet
 from controller.kinds.vpc import Vpc
 
-KIND_CLASSES: tuple[type[Kind], ...] = (Vpc,)
+KIND_CLASSES: tuple[type[Kind], ...] = (
+    Vpc,
+    Subnet,
+    InternetGateway,
+    ElasticIp,
+    NatGateway,
+    RouteTable,
+    SecurityGroup,
+)
 
 
 def all_kinds() -> dict[str, Kind]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from controller.aws.errors import is_not_found
-from controller.engine.kind import KindContext
+from controller.aws.errors import error_code, is_not_found
+from controller.engine.kind import KindContext, Resolved
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, OWNER_VALUE, STACK_TAG
 
 
@@ -25,21 +25,56 @@ def tag_map(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or ()}
 
 
-def tag_spec(ctx: KindContext, kind: str, logical_id: str, resource_type: str) -> list[Any]:
-    return [{"ResourceType": resource_type, "Tags": ctx.tag_list(kind, logical_id)}]
+OWNERSHIP_KEYS = frozenset({OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG})
 
 
-def managed_tags(ctx: KindContext, kind: str, logical_id: str) -> dict[str, str]:
+def desired_tags(
+    ctx: KindContext, kind: str, logical_id: str, params: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Tags to write: the context's defaults, then the desired `tags` param; ownership wins."""
+    base = ctx.tags(kind, logical_id)
+    wanted = dict((params or {}).get("tags") or {})
+    return {**base, **wanted, **{k: base[k] for k in OWNERSHIP_KEYS}}
+
+
+def desired_tag_list(
+    ctx: KindContext, kind: str, logical_id: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in desired_tags(ctx, kind, logical_id, params).items()]
+
+
+def tag_spec(
+    ctx: KindContext,
+    kind: str,
+    logical_id: str,
+    resource_type: str,
+    params: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    tags = desired_tag_list(ctx, kind, logical_id, params)
+    return [{"ResourceType": resource_type, "Tags": tags}]
+
+
+def managed_tags(
+    ctx: KindContext, kind: str, logical_id: str, params: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The tags we own on a resource, except the ownership tags that find it."""
-    skip = {OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG}
-    return {k: v for k, v in ctx.tags(kind, logical_id).items() if k not in skip}
+    tags = desired_tags(ctx, kind, logical_id, params)
+    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS}
 
 
 def live_managed_tags(
-    ctx: KindContext, kind: str, logical_id: str, live: Mapping[str, str]
+    ctx: KindContext,
+    kind: str,
+    logical_id: str,
+    live: Mapping[str, str],
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, str | None]:
     """Live values of the tag keys we manage (None where missing): extra tags are not ours."""
-    return {k: live.get(k) for k in managed_tags(ctx, kind, logical_id)}
+    return {k: live.get(k) for k in managed_tags(ctx, kind, logical_id, params)}
+
+
+def params_by_id(desired: Sequence[Resolved]) -> dict[str, Mapping[str, Any]]:
+    return {d.logical_id: d.params for d in desired}
 
 
 async def describe_owned(
@@ -47,14 +82,20 @@ async def describe_owned(
     operation: str,
     result_key: str,
     extra_filters: list[dict[str, Any]] | None = None,
+    *,
+    filter_param: str = "Filters",
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    """Every item the stack owns from a paginated EC2 describe call (one call per page)."""
+    """Every item the stack owns from an EC2 describe call (one call per page).
+
+    `filter_param` names the filter argument: DescribeNatGateways calls it `Filter`.
+    """
     ec2 = await ctx.client("ec2")
-    filters = owner_filters(ctx) + (extra_filters or [])
+    kwargs[filter_param] = owner_filters(ctx) + (extra_filters or [])
+    if not ec2.can_paginate(operation):  # e.g. DescribeAddresses returns everything at once
+        return list((await getattr(ec2, operation)(**kwargs)).get(result_key, []))
     items: list[dict[str, Any]] = []
-    paginator = ec2.get_paginator(operation)
-    async for page in paginator.paginate(Filters=filters, **kwargs):
+    async for page in ec2.get_paginator(operation).paginate(**kwargs):
         items.extend(page.get(result_key, []))
     return items
 
@@ -69,9 +110,16 @@ def by_logical_id(ctx: KindContext, items: Iterable[Mapping[str, Any]]) -> dict[
     return found
 
 
-async def sync_tags(ctx: KindContext, resource_id: str, kind: str, logical_id: str) -> None:
+async def sync_tags(
+    ctx: KindContext,
+    resource_id: str,
+    kind: str,
+    logical_id: str,
+    params: Mapping[str, Any] | None = None,
+) -> None:
     ec2 = await ctx.client("ec2")
-    await ec2.create_tags(Resources=[resource_id], Tags=ctx.tag_list(kind, logical_id))
+    tags = desired_tag_list(ctx, kind, logical_id, params)
+    await ec2.create_tags(Resources=[resource_id], Tags=tags)
 
 
 async def ignore_not_found(coro: Any) -> None:
@@ -80,4 +128,13 @@ async def ignore_not_found(coro: Any) -> None:
         await coro
     except Exception as exc:
         if not is_not_found(exc):
+            raise
+
+
+async def ignore_codes(coro: Any, *codes: str) -> None:
+    """Like `ignore_not_found`, also treating the given error codes as success."""
+    try:
+        await coro
+    except Exception as exc:
+        if not (is_not_found(exc) or error_code(exc) in codes):
             raise
