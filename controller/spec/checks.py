@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import re
 from collections.abc import Callable, Iterator
 
 from controller.spec.model import StackSpec
@@ -23,19 +25,37 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 
 
+_CIDR = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}$")
+
+
+def parse_cidr(cidr: str) -> ipaddress.IPv4Network | str:
+    """The network, or a message saying what is wrong and what is allowed."""
+    if not _CIDR.match(cidr):
+        return f"{cidr!r} is not an IPv4 CIDR block; write a.b.c.d/n, e.g. 10.0.1.0/24"
+    try:
+        return ipaddress.IPv4Network(cidr)
+    except ValueError:
+        pass
+    try:
+        net = ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:
+        return f"{cidr!r} is not a valid IPv4 CIDR block; octets are 0-255, prefixes 0-32"
+    return f"{cidr} has host bits set; the block starting there is {net}"
+
+
 def _network(s: StackSpec) -> Iterator[Finding]:
     net = s.spec.network
     base = ("spec", "network")
-    try:
-        vpc = ipaddress.IPv4Network(net.cidr)
-    except ValueError as exc:
-        yield (*base, "cidr"), f"invalid CIDR {net.cidr!r}: {exc}"
+    vpc = parse_cidr(net.cidr)
+    if isinstance(vpc, str):
+        yield (*base, "cidr"), vpc
         return
     if not 16 <= vpc.prefixlen <= 28:
-        yield (*base, "cidr"), f"VPC prefix /{vpc.prefixlen} is outside AWS's /16../28"
+        yield (*base, "cidr"), f"a VPC block must be /16 to /28 (got /{vpc.prefixlen})"
     azs = net.availability_zones
-    if len(set(azs)) != len(azs):
-        yield (*base, "availabilityZones"), "availability zones must be distinct"
+    for i, az in enumerate(azs):
+        if az in azs[:i]:
+            yield (*base, "availabilityZones", i), f"{az} is listed twice; zones must be distinct"
     seen: list[tuple[ipaddress.IPv4Network, Path]] = []
     for group in ("publicSubnets", "privateAppSubnets", "privateDataSubnets"):
         cidrs: list[str] = getattr(net, _snake(group))
@@ -46,16 +66,15 @@ def _network(s: StackSpec) -> Iterator[Finding]:
             )
         for i, cidr in enumerate(cidrs):
             path: Path = (*base, group, i)
-            try:
-                sub = ipaddress.IPv4Network(cidr)
-            except ValueError as exc:
-                yield path, f"invalid CIDR {cidr!r}: {exc}"
+            sub = parse_cidr(cidr)
+            if isinstance(sub, str):
+                yield path, sub
                 continue
             if not sub.subnet_of(vpc):
-                yield path, f"subnet {cidr} is outside the VPC {net.cidr}"
+                yield path, f"subnet {cidr} is outside the VPC {net.cidr}; pick a block inside it"
                 continue
             if not 16 <= sub.prefixlen <= 28:
-                yield path, f"subnet prefix /{sub.prefixlen} is outside AWS's /16../28"
+                yield path, f"a subnet block must be /16 to /28 (got /{sub.prefixlen})"
             for other, other_path in seen:
                 if sub.overlaps(other):
                     yield path, f"subnet {cidr} overlaps {other} at {_fmt(other_path)}"
@@ -77,26 +96,30 @@ def _services(s: StackSpec) -> Iterator[Finding]:
             )
         names.setdefault(svc.name, i)
         if svc.port in ports:
-            yield (*base, "port"), f"port {svc.port} is already used by services[{ports[svc.port]}]"
+            yield (
+                (*base, "port"),
+                f"port {svc.port} is already used by services[{ports[svc.port]}]; "
+                "give each service its own port",
+            )
         ports.setdefault(svc.port, i)
         if body.database.enabled and svc.port == body.database.port:
-            yield (*base, "port"), f"port {svc.port} is the database port"
+            yield (*base, "port"), f"port {svc.port} is the database port; pick another"
         allowed = FARGATE_SIZES.get(svc.cpu)
         if allowed is None:
-            yield (*base, "cpu"), f"Fargate cpu {svc.cpu} is not one of {sorted(FARGATE_SIZES)}"
+            choices = ", ".join(str(c) for c in FARGATE_SIZES)
+            yield (*base, "cpu"), f"Fargate has no cpu {svc.cpu}; use one of {choices}"
         elif svc.memory not in allowed:
             yield (
                 (*base, "memory"),
-                f"Fargate cpu {svc.cpu} takes memory {allowed[0]}..{allowed[-1]} MiB "
-                f"in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]}; "
-                f"got {svc.memory}",
+                f"Fargate cpu {svc.cpu} takes memory {_memory_choices(allowed)} MiB "
+                f"(got {svc.memory})",
             )
         if svc.routing is not None:
             for j, p in enumerate(svc.routing.paths):
                 if p in paths:
                     yield (
                         (*base, "routing", "paths", j),
-                        f"route path {p!r} is already used by services[{paths[p]}]",
+                        f"route path {p!r} is already routed to services[{paths[p]}]",
                     )
                 paths.setdefault(p, i)
             prio = svc.routing.priority
@@ -104,7 +127,8 @@ def _services(s: StackSpec) -> Iterator[Finding]:
                 if prio in priorities:
                     yield (
                         (*base, "routing", "priority"),
-                        f"priority {prio} is already used by services[{priorities[prio]}]",
+                        f"priority {prio} is already used by services[{priorities[prio]}]; "
+                        "rule priorities must be unique",
                     )
                 priorities.setdefault(prio, i)
         scaling = svc.autoscaling or body.service_defaults.autoscaling
@@ -137,7 +161,10 @@ def _services(s: StackSpec) -> Iterator[Finding]:
                 )
     default = body.load_balancer.default_service
     if default is not None and default not in names:
-        yield ("spec", "loadBalancer", "defaultService"), f"no service named {default!r}"
+        yield (
+            ("spec", "loadBalancer", "defaultService"),
+            f"no service named {default!r}; use one of the names under spec.services",
+        )
 
 
 def _database(s: StackSpec) -> Iterator[Finding]:
@@ -182,16 +209,46 @@ def _cluster(s: StackSpec) -> Iterator[Finding]:
         yield base, "at least one capacity provider needs a weight above 0"
 
 
+def _memory_choices(allowed: tuple[int, ...]) -> str:
+    steps = {b - a for a, b in itertools.pairwise(allowed)}
+    if len(steps) == 1 and len(allowed) > 3:
+        return f"{allowed[0]} to {allowed[-1]} in steps of {steps.pop()}"
+    return ", ".join(str(m) for m in allowed[:-1]) + f" or {allowed[-1]}"
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
 def _names(s: StackSpec) -> Iterator[Finding]:
     for path, name, limit, what in readable_names(s):
         if len(name) > limit:
             yield path, f"{what} {name!r} would be {len(name)} characters; AWS allows {limit}"
+    stack = s.metadata.name
+    if "--" in stack:
+        yield ("metadata", "name"), "'--' is not allowed (RDS and ECR refuse it); use one '-'"
+    if stack.startswith(("xn--", "sthree-")):
+        yield ("metadata", "name"), "S3 bucket names cannot start with 'xn--' or 'sthree-'"
+    for i, svc in enumerate(s.spec.services):
+        if "--" in svc.name:
+            yield (
+                ("spec", "services", i, "name"),
+                "'--' is not allowed (ECR refuses it); use one '-'",
+            )
+    namespace = s.spec.cluster.namespace
+    if namespace is not None and not all(_DNS_LABEL.match(p) for p in namespace.split(".")):
+        yield (
+            ("spec", "cluster", "namespace"),
+            f"{namespace!r} is not a DNS name; use dot-separated labels of a-z, 0-9 and '-'",
+        )
 
 
 def _tags(s: StackSpec) -> Iterator[Finding]:
     for key in s.spec.tags:
         if key.lower().startswith(("aws:", "stackop:")):
-            yield ("spec", "tags", key), "tag keys starting with aws: or stackop: are reserved"
+            yield (
+                ("spec", "tags", key),
+                "tag keys starting with aws: or stackop: are reserved; pick another key",
+            )
     if len(s.spec.tags) > 40:
         yield ("spec", "tags"), "at most 40 tags (AWS allows 50 and stackop uses some)"
 
