@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", help="converge a stack once")
     p.add_argument("spec")
     p.add_argument("--max-passes", type=int, default=10)
+    from controller.operator.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -147,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_validate(args.files)
     if args.command == "schema":
         return cmd_schema()
+    if args.command in ("run", "push", "status"):
+        from controller.operator.commands import COMMANDS
+
+        return COMMANDS[args.command](args)
     loaded = _load(args.spec)
     if loaded is None:
         return EXIT_ERROR

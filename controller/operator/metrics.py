@@ -1,0 +1,99 @@
+"""The metrics contract of DESIGN.md (stackop_aws_api_calls_total lives in controller.aws)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STATES = ("in_sync", "drifted", "missing", "pending", "failed")
+MODES = ("enforce", "observe")
+
+RESOURCES = Gauge("stackop_resources", "Resources by state.", ["stack", "kind", "state"])
+DRIFTED = Gauge(
+    "stackop_drifted_resources", "Resources that differ from the spec.", ["stack", "kind"]
+)
+DRIFT_DETECTED = Counter(
+    "stackop_drift_detected_total", "Drifted resources found by a reconcile.", ["stack", "kind"]
+)
+DRIFT_CORRECTED = Counter(
+    "stackop_drift_corrected_total", "Drifted resources put back by an update.", ["stack", "kind"]
+)
+DRIFTED_FIELDS = Gauge(
+    "stackop_drifted_fields",
+    "1 per drifted field.",
+    ["stack", "kind", "resource", "field"],
+)
+RECONCILES = Counter("stackop_reconcile_total", "Reconciles by result.", ["stack", "result"])
+RECONCILE_SECONDS = Histogram(
+    "stackop_reconcile_duration_seconds",
+    "Wall time of one reconcile (observe, plan, execute).",
+    ["stack"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+ACTIONS = Counter(
+    "stackop_actions_total", "Writes carried out.", ["stack", "kind", "action", "result"]
+)
+ACTIONS_HELD = Gauge(
+    "stackop_actions_held", "Actions held by a safety rule (e.g. mass deletion).", ["stack"]
+)
+SPEC_INFO = Gauge("stackop_spec_info", "The spec version being enforced.", ["stack", "version"])
+SPEC_ERRORS = Counter("stackop_spec_errors_total", "Invalid specs rejected.", ["stack"])
+SPEC_INVALID = Gauge("stackop_spec_invalid", "1 while the latest spec is invalid.", ["stack"])
+LAST_SUCCESS = Gauge(
+    "stackop_last_success_timestamp_seconds", "Last reconcile that succeeded.", ["stack"]
+)
+PAUSED = Gauge("stackop_stack_paused", "1 when spec.paused stops all writes.", ["stack"])
+MODE = Gauge("stackop_stack_mode", "1 for the stack's current mode.", ["stack", "mode"])
+LEASE_HELD = Gauge("stackop_lease_held", "1 when this process holds the stack's lease.", ["stack"])
+ORPHANED = Gauge("stackop_stack_orphaned", "1 when the spec object was removed.", ["stack"])
+
+SERVICE_DESIRED = Gauge("stackop_service_desired_tasks", "Desired tasks.", ["stack", "service"])
+SERVICE_RUNNING = Gauge("stackop_service_running_tasks", "Running tasks.", ["stack", "service"])
+SERVICE_PENDING = Gauge("stackop_service_pending_tasks", "Pending tasks.", ["stack", "service"])
+SERVICE_MIN = Gauge("stackop_service_min_tasks", "Autoscaling minimum.", ["stack", "service"])
+SERVICE_MAX = Gauge("stackop_service_max_tasks", "Autoscaling maximum.", ["stack", "service"])
+SERVICE_CPU = Gauge(
+    "stackop_service_cpu_utilization", "Average CPU, percent.", ["stack", "service"]
+)
+SERVICE_MEMORY = Gauge(
+    "stackop_service_memory_utilization", "Average memory, percent.", ["stack", "service"]
+)
+TARGET_HEALTHY = Gauge("stackop_target_healthy", "Healthy targets.", ["stack", "service"])
+TARGET_UNHEALTHY = Gauge("stackop_target_unhealthy", "Unhealthy targets.", ["stack", "service"])
+
+SERVICE_GAUGES = (
+    SERVICE_DESIRED,
+    SERVICE_RUNNING,
+    SERVICE_PENDING,
+    SERVICE_MIN,
+    SERVICE_MAX,
+    SERVICE_CPU,
+    SERVICE_MEMORY,
+    TARGET_HEALTHY,
+    TARGET_UNHEALTHY,
+)
+PER_STACK_GAUGES = (
+    RESOURCES,
+    DRIFTED,
+    DRIFTED_FIELDS,
+    ACTIONS_HELD,
+    SPEC_INFO,
+    SPEC_INVALID,
+    PAUSED,
+    MODE,
+    LEASE_HELD,
+    *SERVICE_GAUGES,
+)
+
+
+def clear_stack(stack: str, gauges: tuple[Gauge, ...] = PER_STACK_GAUGES) -> None:
+    """Remove every gauge series of `stack` (before re-setting them, or when it goes away)."""
+    for gauge in gauges:
+        for labels in list(_series(gauge)):
+            if labels and labels[0] == stack:
+                gauge.remove(*labels)
+
+
+def _series(gauge: Gauge) -> list[tuple[str, ...]]:
+    # prometheus_client keeps children keyed by label values; no public listing exists.
+    with gauge._lock:
+        return [tuple(labels) for labels in gauge._metrics]

@@ -1,0 +1,160 @@
+"""Status documents: conditions and resources per stack, for /status and status/<stack>.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from controller.operator.state import Condition, StackState
+
+STATUS_PREFIX = "status/"
+VOLATILE = ("lastReconcileTime", "lastSuccessTime", "reconcileId")
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
+
+
+def set_condition(state: StackState, name: str, status: bool, reason: str, message: str) -> None:
+    old = state.conditions.get(name)
+    since = old.since if old is not None and old.status == status else time.time()
+    state.conditions[name] = Condition(status, reason, message, since)
+
+
+def update_conditions(state: StackState) -> None:
+    counts = Counter(r.state for r in state.resources)
+    drifted = counts["drifted"]
+    unsettled = counts["missing"] + counts["pending"] + counts["failed"]
+    if state.orphaned:
+        set_condition(
+            state, "Orphaned", True, "SpecRemoved", "spec object removed; nothing deleted"
+        )
+    else:
+        state.conditions.pop("Orphaned", None)
+    set_condition(
+        state,
+        "SpecInvalid",
+        bool(state.spec_error),
+        "ValidationFailed" if state.spec_error else "Valid",
+        state.spec_error,
+    )
+    set_condition(
+        state,
+        "Paused",
+        state.paused,
+        "SpecPaused" if state.paused else ("ObserveMode" if state.mode == "observe" else "Active"),
+        "no writes" if not state.writes_allowed else "",
+    )
+    set_condition(
+        state,
+        "Drifted",
+        drifted > 0,
+        "DriftDetected" if drifted else "NoDrift",
+        f"{drifted} resource(s) differ from the spec" if drifted else "",
+    )
+    synced = state.reconciled_once and not state.last_error and not state.held
+    reason = "ReconcileError" if state.last_error else ("Held" if state.held else "Reconciled")
+    if not state.reconciled_once:
+        reason = "NotReconciled"
+    set_condition(state, "Synced", synced, reason, state.last_error or "; ".join(state.held))
+    ready = synced and not drifted and not unsettled and not state.orphaned
+    why = "InSync" if ready else ("Drifted" if drifted else "NotConverged")
+    set_condition(
+        state, "Ready", ready, why, f"{unsettled} resource(s) not ready" if unsettled else ""
+    )
+
+
+def status_doc(state: StackState, identity: str) -> dict[str, Any]:
+    loaded = state.loaded
+    return {
+        "stack": state.name,
+        "specKey": state.key,
+        "specVersion": loaded.version if loaded else None,
+        "mode": state.mode,
+        "paused": state.paused,
+        "teardown": bool(loaded and loaded.spec.spec.teardown),
+        "orphaned": state.orphaned,
+        "holder": identity if state.lease_held else None,
+        "conditions": [
+            {
+                "type": name,
+                "status": "True" if c.status else "False",
+                "reason": c.reason,
+                "message": c.message,
+                "lastTransitionTime": _iso(c.since),
+            }
+            for name, c in sorted(state.conditions.items())
+        ],
+        "summary": dict(sorted(Counter(r.state for r in state.resources).items())),
+        "resources": [
+            {
+                "kind": r.kind,
+                "logicalId": r.logical_id,
+                "physicalId": r.physical_id or None,
+                "state": r.state,
+                "driftedFields": r.drifted_fields,
+                "action": r.action,
+                **({"message": r.message} if r.message else {}),
+            }
+            for r in state.resources
+        ],
+        "held": state.held,
+        "specError": state.spec_error or None,
+        "lastError": state.last_error or None,
+        "lastReconcileTime": _iso(state.last_reconcile),
+        "lastSuccessTime": _iso(state.last_success),
+        "reconcileId": state.reconcile_id or None,
+    }
+
+
+def fingerprint(doc: dict[str, Any]) -> str:
+    """The doc without what changes every reconcile, to write only on real changes."""
+    stable = {k: v for k, v in doc.items() if k not in VOLATILE}
+    stable["conditions"] = [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in doc["conditions"]
+    ]
+    return json.dumps(stable, sort_keys=True)
+
+
+def status_key(stack: str) -> str:
+    return f"{STATUS_PREFIX}{stack}.json"
+
+
+def render_table(docs: list[dict[str, Any]]) -> str:
+    """`stackop status`: one block per stack, resources that are not in sync listed."""
+    lines: list[str] = []
+    header = f"{'STACK':40} {'VERSION':34} {'MODE':8} {'READY':6} {'SYNCED':7} {'DRIFTED':8} HOLDER"
+    lines.append(header)
+    for doc in docs:
+        conds = {c["type"]: c for c in doc.get("conditions", [])}
+
+        def flag(name: str, conds: dict[str, Any] = conds) -> str:
+            return str(conds.get(name, {}).get("status", "-"))
+
+        mode = "paused" if doc.get("paused") else str(doc.get("mode", ""))
+        lines.append(
+            f"{doc['stack']:40} {doc.get('specVersion') or '-'!s:34} {mode:8} "
+            f"{flag('Ready'):6} {flag('Synced'):7} {flag('Drifted'):8} {doc.get('holder') or '-'}"
+        )
+        summary = ", ".join(f"{n} {s}" for s, n in doc.get("summary", {}).items())
+        if summary:
+            lines.append(f"  resources: {summary}")
+        for problem in ("orphaned",):
+            if doc.get(problem):
+                lines.append(f"  {problem}: spec object removed; nothing deleted")
+        if doc.get("specError"):
+            lines.append("  spec invalid (still enforcing the last valid spec):")
+            lines += [f"    {line}" for line in str(doc["specError"]).splitlines()]
+        if doc.get("lastError"):
+            lines.append(f"  last error: {doc['lastError']}")
+        for note in doc.get("held", []):
+            lines.append(f"  held: {note}")
+        for r in doc.get("resources", []):
+            if r["state"] != "in_sync":
+                fields = ", ".join(r.get("driftedFields", []))
+                extra = f" ({fields})" if fields else ""
+                lines.append(f"  {r['state']:9} {r['kind']}/{r['logicalId']}{extra}")
+    return "\n".join(lines)
