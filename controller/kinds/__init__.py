@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from controller.engine import Kind
+from controller.kinds.ecr_repository import EcrRepository
+from controller.kinds.ecs_cluster import EcsCluster
+from controller.kinds.ecs_service import EcsService
 from controller.kinds.elastic_ip import ElasticIp
+from controller.kinds.iam_role import IamRole
 from controller.kinds.internet_gateway import InternetGateway
+from controller.kinds.log_group import LogGroup
+from controller.kinds.metric_alarm import MetricAlarm
 from controller.kinds.nat_gateway import NatGateway
 from controller.kinds.route_table import RouteTable
+from controller.kinds.scaling_policy import ScalingPolicy
+from controller.kinds.scaling_target import ScalingTarget
 from controller.kinds.security_group import SecurityGroup
+from controller.kinds.service_discovery_namespace import ServiceDiscoveryNamespace
+from controller.kinds.service_discovery_service import ServiceDiscoveryService
 from controller.kinds.subnet import Subnet
+from controller.kinds.task_definition import TaskDefinition
 from controller.kinds.vpc import Vpc
 
 KIND_CLASSES: tuple[type[Kind], ...] = (
@@ -19,6 +30,17 @@ KIND_CLASSES: tuple[type[Kind], ...] = (
     NatGateway,
     RouteTable,
     SecurityGroup,
+    EcsCluster,
+    ServiceDiscoveryNamespace,
+    EcrRepository,
+    LogGroup,
+    IamRole,
+    ServiceDiscoveryService,
+    TaskDefinition,
+    EcsService,
+    ScalingTarget,
+    ScalingPolicy,
+    MetricAlarm,
 )
 
 

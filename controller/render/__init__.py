@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from controller.engine import DesiredResource
+from controller.render.compute import render_cluster, render_services
 from controller.render.network import render_network
 from controller.spec.model import StackSpec
 
 Renderer = Callable[[StackSpec], list[DesiredResource]]
 
 # (spec section(s), renderer). Sections absent here are not reconciled yet.
-SECTIONS: tuple[tuple[tuple[str, ...], Renderer], ...] = ((("network",), render_network),)
+SECTIONS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
+    (("network",), render_network),
+    (("cluster",), render_cluster),
+    (("services",), render_services),
+)
 
 ALL_SECTIONS = ("network", "database", "loadBalancer", "frontend", "cdn", "cluster", "services")
 

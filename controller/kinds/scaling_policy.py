@@ -1,0 +1,116 @@
+"""Target-tracking scaling policy (CPU or memory) on a service's scalable target.
+
+`describe_scaling_policies` (one call per page, namespace ecs) lists them all. Like the
+targets they carry no tags: a policy is the stack's when its resource id names a
+service in the stack's cluster, and its name is its logical id (`<service>-cpu`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.kinds.compute_common import (
+    SCALING_DIMENSION,
+    SCALING_NAMESPACE,
+    stack_service,
+    target_key,
+)
+from controller.kinds.ec2_common import ignore_not_found
+
+
+def _resource_id(target: str) -> str:
+    return target.split("#", 1)[0]
+
+
+class ScalingPolicy(Kind):
+    name = "scaling_policy"
+    service = "application-autoscaling"
+    iam_actions = (
+        "application-autoscaling:DescribeScalingPolicies",
+        "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+    )
+    replace_fields = frozenset({"target", "policy_name"})
+
+    @staticmethod
+    def _observed(p: Mapping[str, Any]) -> Observed:
+        config = p.get("TargetTrackingScalingPolicyConfiguration") or {}
+        metric = (config.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
+        return Observed(
+            logical_id=p["PolicyName"],
+            physical_id=p["PolicyARN"],
+            fields={
+                "policy_name": p["PolicyName"],
+                "target": target_key(p["ResourceId"]),
+                "metric": metric,
+                "target_value": float(config.get("TargetValue", 0)),
+                "scale_in_cooldown": config.get("ScaleInCooldown"),
+                "scale_out_cooldown": config.get("ScaleOutCooldown"),
+                "disable_scale_in": bool(config.get("DisableScaleIn", False)),
+            },
+            outputs={"arn": p["PolicyARN"], "name": p["PolicyName"]},
+            private={"resource_id": p["ResourceId"]},
+        )
+
+    async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
+        aas = await ctx.client("application-autoscaling")
+        found: dict[str, Observed] = {}
+        async for page in aas.get_paginator("describe_scaling_policies").paginate(
+            ServiceNamespace=SCALING_NAMESPACE
+        ):
+            for p in page.get("ScalingPolicies", []):
+                if p.get("ScalableDimension") != SCALING_DIMENSION:
+                    continue
+                if stack_service(ctx, p["ResourceId"]) is None:
+                    continue
+                if p.get("PolicyType") == "TargetTrackingScaling":
+                    found.setdefault(p["PolicyName"], self._observed(p))
+        return found
+
+    async def _put(self, ctx: KindContext, desired: Resolved) -> Observed:
+        aas = await ctx.client("application-autoscaling")
+        p = desired.params
+        await aas.put_scaling_policy(
+            PolicyName=p["policy_name"],
+            ServiceNamespace=SCALING_NAMESPACE,
+            ResourceId=_resource_id(p["target"]),
+            ScalableDimension=SCALING_DIMENSION,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": float(p["target_value"]),
+                "PredefinedMetricSpecification": {"PredefinedMetricType": p["metric"]},
+                "ScaleInCooldown": int(p["scale_in_cooldown"]),
+                "ScaleOutCooldown": int(p["scale_out_cooldown"]),
+                "DisableScaleIn": bool(p["disable_scale_in"]),
+            },
+        )
+        return (await self.observe(ctx, [desired]))[desired.logical_id]
+
+    async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
+        # PutScalingPolicy is an upsert keyed by name and target: idempotent.
+        return await self._put(ctx, desired)
+
+    async def update(
+        self, ctx: KindContext, desired: Resolved, observed: Observed, delta: Delta
+    ) -> Observed:
+        return await self._put(ctx, desired)
+
+    async def delete(self, ctx: KindContext, observed: Observed) -> None:
+        aas = await ctx.client("application-autoscaling")
+        try:
+            await ignore_not_found(
+                aas.delete_scaling_policy(
+                    PolicyName=observed.fields["policy_name"],
+                    ServiceNamespace=SCALING_NAMESPACE,
+                    ResourceId=observed.private["resource_id"],
+                    ScalableDimension=SCALING_DIMENSION,
+                )
+            )
+        except Exception as exc:
+            if "No scaling policy found" not in str(exc):
+                raise
