@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,76 @@ def run_stackop(
         cwd=ROOT,
         env={**os.environ, **(env or {})},
     )
+
+
+# --- AWS call audit (least privilege; read by tests/test_iam_policy.py) -------------------
+# Every AWS operation of the session is recorded: real `stackop` processes through
+# STACKOP_CALL_LOG (inherited), in-process calls through a wrapper of CallRecorder.record
+# that also notes which kind (or the operator) made the call. Tests that set their own
+# STACKOP_CALL_LOG for a process (e.g. bootstrap's) keep those calls out of the audit.
+
+AFTER_SUITE = "after_suite"
+
+
+@dataclass
+class CallAudit:
+    log_path: Path
+    inprocess: list[tuple[str, str, str]] = field(default_factory=list)
+    """(service, operation, origin): origin is a kind name, "operator" or "other"."""
+
+    def subprocess_calls(self) -> list[tuple[str, str]]:
+        if not self.log_path.exists():
+            return []
+        rows = [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+        return [(r["service"], r["operation"]) for r in rows if r.get("pid") != os.getpid()]
+
+
+def _call_origin() -> str:
+    from controller.engine import Kind
+    from controller.kinds import KIND_CLASSES
+
+    modules = {cls.__module__: cls.name for cls in KIND_CLASSES}
+    frame = sys._getframe(2)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Kind):
+            return owner.name
+        module = str(frame.f_globals.get("__name__", ""))
+        if module in modules:
+            return modules[module]
+        if module.startswith("controller.operator"):
+            return "operator"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "other"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_call_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallAudit]:
+    from controller.aws.calls import CallRecorder
+
+    audit = CallAudit(tmp_path_factory.mktemp("audit") / "aws-calls.jsonl")
+    previous_env = os.environ.get("STACKOP_CALL_LOG")
+    os.environ["STACKOP_CALL_LOG"] = str(audit.log_path)
+    original = CallRecorder.record
+
+    def record(self: CallRecorder, service: str, operation: str, outcome: str) -> None:
+        original(self, service, operation, outcome)
+        audit.inprocess.append((service, operation, _call_origin()))
+
+    CallRecorder.record = record  # type: ignore[method-assign]
+    yield audit
+    CallRecorder.record = original  # type: ignore[method-assign]
+    if previous_env is None:
+        os.environ.pop("STACKOP_CALL_LOG", None)
+    else:
+        os.environ["STACKOP_CALL_LOG"] = previous_env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{AFTER_SUITE}: runs after every other test (audits what the suite did)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker(AFTER_SUITE) is not None)
