@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import os
 import socket
@@ -12,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,10 +134,31 @@ class CallAudit:
         return [(r["service"], r["operation"]) for r in rows if r.get("pid") != os.getpid()]
 
 
+_KIND_ORIGIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("kind", default=None)
+KIND_VERBS = ("observe", "create", "update", "delete")
+
+
+def _traced(kind: str, verb: Any) -> Any:
+    """A kind verb that marks its calls (and tasks it starts) as the kind's."""
+
+    @functools.wraps(verb)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        token = _KIND_ORIGIN.set(kind)
+        try:
+            return await verb(*args, **kwargs)
+        finally:
+            _KIND_ORIGIN.reset(token)
+
+    return traced
+
+
 def _call_origin() -> str:
     from controller.engine import Kind
     from controller.kinds import KIND_CLASSES
 
+    marked = _KIND_ORIGIN.get()
+    if marked is not None:
+        return marked
     modules = {cls.__module__: cls.name for cls in KIND_CLASSES}
     frame = sys._getframe(2)
     while frame is not None:
@@ -164,7 +188,17 @@ def aws_call_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallAud
         audit.inprocess.append((service, operation, _call_origin()))
 
     CallRecorder.record = record  # type: ignore[method-assign]
+    from controller.kinds import KIND_CLASSES
+
+    own = {(cls, verb): cls.__dict__.get(verb) for cls in KIND_CLASSES for verb in KIND_VERBS}
+    for cls, verb in own:
+        setattr(cls, verb, _traced(cls.name, getattr(cls, verb)))
     yield audit
+    for (cls, verb), fn in own.items():
+        if fn is None:
+            delattr(cls, verb)
+        else:
+            setattr(cls, verb, fn)
     CallRecorder.record = original  # type: ignore[method-assign]
     if previous_env is None:
         os.environ.pop("STACKOP_CALL_LOG", None)
