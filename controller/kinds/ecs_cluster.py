@@ -43,7 +43,7 @@ class EcsCluster(Kind):
     iam_actions = (
         "ecs:DescribeClusters",
         "ecs:CreateCluster",
-        "ecs:UpdateClusterSettings",
+        "ecs:UpdateCluster",
         "ecs:PutClusterCapacityProviders",
         "ecs:TagResource",
         "ecs:DeleteCluster",
@@ -125,7 +125,7 @@ class EcsCluster(Kind):
         p = desired.params
         arn = observed.physical_id
         if delta.changed("container_insights"):
-            await ecs.update_cluster_settings(
+            await ecs.update_cluster(
                 cluster=arn,
                 settings=[{"name": "containerInsights", "value": p["container_insights"]}],
             )

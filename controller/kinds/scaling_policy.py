@@ -92,7 +92,10 @@ class ScalingPolicy(Kind):
         return (await self.observe(ctx, [desired]))[desired.logical_id]
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
-        # PutScalingPolicy is an upsert keyed by name and target: idempotent.
+        # PutScalingPolicy is an upsert, but moto gives the policy a new ARN each time.
+        existing = (await self.observe(ctx, [desired])).get(desired.logical_id)
+        if existing is not None:
+            return existing
         return await self._put(ctx, desired)
 
     async def update(

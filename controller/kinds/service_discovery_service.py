@@ -1,7 +1,8 @@
 """Cloud Map service (A records, multivalue) that ECS registers a service's tasks in.
 
 Observe lists the services of the namespaces the desired resources name (one call per
-page, filtered by namespace); ownership tags are read once per service and process.
+page, filtered by namespace; every private namespace when nothing is desired, as in a
+teardown); ownership tags are read once per service and process.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ServiceDiscoveryService(Kind):
     service = "servicediscovery"
     iam_actions = (
         "servicediscovery:ListServices",
+        "servicediscovery:ListNamespaces",
         "servicediscovery:ListTagsForResource",
         "servicediscovery:CreateService",
         "servicediscovery:UpdateService",
@@ -82,6 +84,12 @@ class ServiceDiscoveryService(Kind):
             for d in desired
             if d.params.get("namespace_id") not in (None, UNKNOWN)
         }
+        if not namespaces:  # nothing desired (teardown): look in every private namespace
+            sd = await ctx.client("servicediscovery")
+            async for page in sd.get_paginator("list_namespaces").paginate(
+                Filters=[{"Name": "TYPE", "Values": ["DNS_PRIVATE"], "Condition": "EQ"}]
+            ):
+                namespaces |= {n["Id"] for n in page.get("Namespaces", [])}
         return await self._owned(ctx, namespaces)
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from controller.engine import Observed
+from tests.aws import client
+from tests.kinds.compute_desired import ALARM
+from tests.kinds.contract import ContractCase, run_contract
+
+
+def _threshold_10(endpoint: str, observed: Observed) -> None:
+    a = client("cloudwatch", endpoint).describe_alarms(AlarmNames=[observed.physical_id])[
+        "MetricAlarms"
+    ][0]
+    client("cloudwatch", endpoint).put_metric_alarm(
+        AlarmName=a["AlarmName"],
+        Namespace=a["Namespace"],
+        MetricName=a["MetricName"],
+        Dimensions=a["Dimensions"],
+        Statistic=a["Statistic"],
+        Period=a["Period"],
+        EvaluationPeriods=a["EvaluationPeriods"],
+        Threshold=10.0,
+        ComparisonOperator=a["ComparisonOperator"],
+    )
+
+
+def test_metric_alarm_contract(endpoint: str) -> None:
+    run_contract(
+        endpoint, ContractCase([ALARM], "metric_alarm/web-cpu-high", _threshold_10, "threshold")
+    )
+    assert client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"] == []
