@@ -176,7 +176,8 @@ class DbInstance(Kind):
                 "id": identifier,
                 "arn": db.get("DBInstanceArn", ""),
                 "endpoint": endpoint.get("Address", ""),
-                "port": endpoint.get("Port") or db.get("DbInstancePort"),
+                # A string: it is used in environment variables and URLs.
+                "port": str(endpoint.get("Port") or db.get("DbInstancePort") or ""),
                 "secret_arn": secret.get("SecretArn", ""),
             },
             ready=status in SERVING,
