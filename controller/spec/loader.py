@@ -56,7 +56,8 @@ def load_spec(source: str, raw: bytes, version: str | None = None) -> LoadedSpec
         spec = StackSpec.model_validate(doc.data)
     except ValidationError as exc:
         raise SpecError(issues + _pydantic_issues(doc, exc)) from None
-    issues += [doc.issue(path, message) for path, message in run_checks(spec)]
+    findings = run_checks(spec)
+    issues += [doc.issue(path, msg) for path, msg in findings if not doc.is_flagged(path)]
     if issues:
         raise SpecError(issues)
     return LoadedSpec(spec, source, version or content_version(raw))

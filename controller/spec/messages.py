@@ -158,7 +158,9 @@ def describe(err: Any, loc: tuple[str | int, ...], is_key: bool = False) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')} (got {_shown(got)})"
+        expected = str(ctx.get("expected"))
+        choice = "one of " if " or " in expected else ""
+        return f"must be {choice}{expected} (got {_shown(got)})"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         allowed = PATTERN_HELP.get(pattern, f"text matching {pattern}")
@@ -179,6 +181,8 @@ def describe(err: Any, loc: tuple[str | int, ...], is_key: bool = False) -> str:
         return f"is empty (null); expected {expected}{_range(info) if base == 'int' else ''}"
     if base == "int":
         return _int_message(got, info)
+    if base == "bool" and isinstance(got, str) and got.lower() in ("true", "false"):
+        return f"must be true or false, not the text {got!r}; remove the quotes"
     if base == "float" and isinstance(got, str):
         return f"must be a number, not the text {got!r}; remove the quotes"
     if base == "string" and isinstance(got, int | float | bool):

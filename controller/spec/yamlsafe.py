@@ -89,6 +89,12 @@ def _at(mark: Any) -> Position:
 def decode(source: str, raw: bytes) -> str:
     if len(raw) > MAX_BYTES:
         raise _fail(source, 1, 1, f"file is {len(raw)} bytes; the limit is 1 MiB")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        before = raw[:nul]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        raise _fail(source, line, column, "binary data (NUL byte); a spec is UTF-8 YAML text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -101,11 +107,6 @@ def decode(source: str, raw: bytes) -> str:
             column,
             f"not UTF-8 text: byte 0x{raw[exc.start]:02x} is invalid; save the file as UTF-8",
         ) from None
-    if "\x00" in text:
-        before_nul = text[: text.index("\x00")]
-        line = before_nul.count("\n") + 1
-        column = len(before_nul) - (before_nul.rfind("\n") + 1) + 1
-        raise _fail(source, line, column, "binary data (NUL byte); a spec is UTF-8 YAML text")
     return text
 
 
@@ -352,7 +353,12 @@ def _syntax_error(source: str, text: str, exc: yaml.YAMLError) -> SpecError:
         if "nesting depth" in problem:
             return _fail(source, line, column, f"nesting deeper than {MAX_DEPTH} levels")
         if exc.context and exc.problem:
-            problem = f"{problem} ({exc.context})"
+            ctx = exc.context
+            if exc.context_mark is not None and exc.context_mark is not mark:
+                cline, ccol = _at(exc.context_mark)
+                if (cline, ccol) != (line, column):
+                    ctx += f" that starts at line {cline}, column {ccol}"
+            problem = f"{problem} ({ctx})"
         lines = text.split("\n", line)
         here = lines[line - 1] if len(lines) >= line else ""
         if "\t" in here[: column + 1]:
