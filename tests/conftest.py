@@ -115,8 +115,9 @@ def run_stackop(
 # --- AWS call audit (least privilege; read by tests/test_iam_policy.py) -------------------
 # Every AWS operation of the session is recorded: real `stackop` processes through
 # STACKOP_CALL_LOG (inherited), in-process calls through a wrapper of CallRecorder.record
-# that also notes which kind (or the operator) made the call. Tests that set their own
-# STACKOP_CALL_LOG for a process (e.g. bootstrap's) keep those calls out of the audit.
+# that also notes which kind (or the operator) made the call. A test that gives a process
+# its own STACKOP_CALL_LOG under tmp_path is audited too when the file name ends in
+# `calls.jsonl` (tests/operator_harness.py does); other names (bootstrap's) are not.
 
 AFTER_SUITE = "after_suite"
 
@@ -124,14 +125,24 @@ AFTER_SUITE = "after_suite"
 @dataclass
 class CallAudit:
     log_path: Path
+    root: Path
+    """The session's base temp dir: tests' own `*calls.jsonl` logs live below it."""
     inprocess: list[tuple[str, str, str]] = field(default_factory=list)
     """(service, operation, origin): origin is a kind name, "operator" or "other"."""
 
     def subprocess_calls(self) -> list[tuple[str, str]]:
-        if not self.log_path.exists():
-            return []
-        rows = [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
-        return [(r["service"], r["operation"]) for r in rows if r.get("pid") != os.getpid()]
+        out = []
+        for path in {self.log_path, *self.root.rglob("*calls.jsonl")}:
+            if not path.exists():
+                continue
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if row.get("pid") != os.getpid():  # in-process calls are in `inprocess`
+                    out.append((str(row["service"]), str(row["operation"])))
+        return out
 
 
 _KIND_ORIGIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("kind", default=None)
@@ -178,7 +189,9 @@ def _call_origin() -> str:
 def aws_call_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallAudit]:
     from controller.aws.calls import CallRecorder
 
-    audit = CallAudit(tmp_path_factory.mktemp("audit") / "aws-calls.jsonl")
+    audit = CallAudit(
+        tmp_path_factory.mktemp("audit") / "aws-calls.jsonl", tmp_path_factory.getbasetemp()
+    )
     previous_env = os.environ.get("STACKOP_CALL_LOG")
     os.environ["STACKOP_CALL_LOG"] = str(audit.log_path)
     original = CallRecorder.record
