@@ -13,6 +13,10 @@ from typing import Any
 
 from controller.aws.errors import error_code, is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.spec.naming import bucket_name
+
+DEFAULT_ID = "frontend"
+"""Logical id of the policy of the stack's own (name-derived) bucket."""
 
 
 def canonical_policy(value: Any) -> Any:
@@ -46,19 +50,34 @@ class BucketPolicy(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         s3 = await ctx.client("s3")
+        buckets = {
+            str(d.params["bucket"]): d.logical_id
+            for d in desired
+            if isinstance(d.params.get("bucket"), str)  # else the bucket does not exist yet
+        }
+        derived = bucket_name(ctx.stack)
+        if derived not in buckets and await self._ours(ctx, s3, derived):
+            buckets[derived] = DEFAULT_ID  # left the spec: found so that it is pruned
         found: dict[str, Observed] = {}
-        for d in desired:
-            bucket = d.params.get("bucket")
-            if not isinstance(bucket, str):
-                continue  # the bucket does not exist yet
+        for bucket, logical_id in sorted(buckets.items()):
             try:
                 out = await s3.get_bucket_policy(Bucket=bucket)
             except Exception as exc:
                 if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket") or is_not_found(exc):
                     continue
                 raise
-            found[d.logical_id] = self._observed(d.logical_id, bucket, out["Policy"])
+            found[logical_id] = self._observed(logical_id, bucket, out["Policy"])
         return found
+
+    @staticmethod
+    async def _ours(ctx: KindContext, s3: Any, bucket: str) -> bool:
+        try:
+            out = await s3.get_bucket_tagging(Bucket=bucket)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchTagSet", "NoSuchBucket") or is_not_found(exc):
+                return False
+            raise
+        return ctx.owns({t["Key"]: t["Value"] for t in out.get("TagSet", [])}) is not None
 
     @staticmethod
     def _observed(logical_id: str, bucket: str, policy: Any) -> Observed:

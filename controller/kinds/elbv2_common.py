@@ -101,3 +101,26 @@ def action_from_aws(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         cfg = first.get("FixedResponseConfig", {})
         return {"type": "fixed-response", "status_code": str(cfg.get("StatusCode", ""))}
     return {"type": str(kind)}
+
+
+async def stack_load_balancers(ctx: KindContext) -> list[str]:
+    """ARNs of the stack's load balancers (for listeners and rules with no desired parent)."""
+    elb = await ctx.client("elbv2")
+    prefix = name_prefix(ctx.stack)
+    items: list[dict[str, Any]] = []
+    async for page in elb.get_paginator("describe_load_balancers").paginate():
+        items += [
+            lb for lb in page.get("LoadBalancers", []) if lb["LoadBalancerName"].startswith(prefix)
+        ]
+    owned = await owned_items(ctx, items, "LoadBalancerArn")
+    return sorted(lb["LoadBalancerArn"] for lb, _ in owned.values())
+
+
+async def stack_listeners(ctx: KindContext) -> list[str]:
+    """ARNs of every listener on the stack's load balancers."""
+    elb = await ctx.client("elbv2")
+    arns: list[str] = []
+    for lb_arn in await stack_load_balancers(ctx):
+        async for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn):
+            arns += [li["ListenerArn"] for li in page.get("Listeners", [])]
+    return sorted(arns)

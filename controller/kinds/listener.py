@@ -16,6 +16,7 @@ from controller.kinds.elbv2_common import (
     action_to_aws,
     owned_items,
     parent_arns,
+    stack_load_balancers,
     sync_elb_tags,
 )
 from controller.kinds.tags_common import (
@@ -58,7 +59,8 @@ class Listener(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
-        owned = await self._owned(ctx, parent_arns(desired, "load_balancer_arn"))
+        parents = parent_arns(desired, "load_balancer_arn") or await stack_load_balancers(ctx)
+        owned = await self._owned(ctx, parents)
         return {
             lid: self._observed(ctx, lid, li, tags, params.get(lid))
             for lid, (li, tags) in owned.items()

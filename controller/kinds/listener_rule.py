@@ -17,6 +17,7 @@ from controller.kinds.elbv2_common import (
     forward_action,
     owned_items,
     parent_arns,
+    stack_listeners,
     sync_elb_tags,
 )
 from controller.kinds.tags_common import (
@@ -73,7 +74,8 @@ class ListenerRule(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
-        owned = await self._owned(ctx, parent_arns(desired, "listener_arn"))
+        parents = parent_arns(desired, "listener_arn") or await stack_listeners(ctx)
+        owned = await self._owned(ctx, parents)
         return {
             lid: self._observed(ctx, lid, rule, tags, params.get(lid))
             for lid, (rule, tags) in owned.items()

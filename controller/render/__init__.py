@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from controller.engine import DesiredResource
 from controller.render.compute import render_cluster, render_services
+from controller.render.database import render_database
+from controller.render.edge import render_cdn, render_frontend, render_load_balancer
 from controller.render.network import render_network
 from controller.spec.model import StackSpec
 
@@ -16,6 +18,10 @@ SECTIONS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
     (("network",), render_network),
     (("cluster",), render_cluster),
     (("services",), render_services),
+    (("database",), render_database),
+    (("loadBalancer",), render_load_balancer),
+    (("frontend",), render_frontend),
+    (("cdn",), render_cdn),
 )
 
 ALL_SECTIONS = ("network", "database", "loadBalancer", "frontend", "cdn", "cluster", "services")
