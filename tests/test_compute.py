@@ -494,3 +494,60 @@ def test_create_service_request_carries_what_moto_drops(endpoint: str, tmp_path:
     # moto: never steady (running 0 of 1 unless MOTO_ECS_SERVICE_RUNNING is set)
     svc = describe_service(endpoint, "order")
     assert svc["runningCount"] in (0, 1) and svc["desiredCount"] == 1
+
+
+# ---------------------------------------------------------------- the whole portal
+
+PORTAL = ROOT / "specs" / "portal.yaml"
+PORTAL_STACK = "customer-order-portal-production"
+
+
+def test_portal_converges_and_a_removed_service_goes_with_its_routing(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """specs/portal.yaml whole (network, database, load balancer, frontend, CDN, compute)."""
+    apply(endpoint, PORTAL)
+    code, plan = plan_json(endpoint, PORTAL)
+    assert code == 0 and plan["inSync"], changes(plan)
+    assert plan["notReconciled"] == []
+
+    ecs = client("ecs", endpoint)
+    (order,) = ecs.describe_services(cluster=PORTAL_STACK, services=["order"])["services"]
+    (lb,) = order["loadBalancers"]
+    assert (lb["containerName"], lb["containerPort"]) == ("order", 8001)
+    assert order["healthCheckGracePeriodSeconds"] == 60
+    td = ecs.describe_task_definition(taskDefinition=order["taskDefinition"])["taskDefinition"]
+    container = td["containerDefinitions"][0]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["DB_NAME"] == "portal" and env["DB_PORT"] == "5432" and env["DB_HOST"]
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert secrets["DB_PASSWORD"].endswith(":password::")  # by ARN and JSON key, no value
+    db_secret = secrets["DB_PASSWORD"].removesuffix(":password::")
+    iam = client("iam", endpoint)
+    statements = iam.get_role_policy(
+        RoleName=f"{PORTAL_STACK}-order-execution", PolicyName="stackop"
+    )["PolicyDocument"]["Statement"]
+    read = next(s for s in statements if s["Sid"] == "ReadSecrets")
+    assert read["Resource"] == [db_secret]  # only the database secret
+    statements = iam.get_role_policy(
+        RoleName=f"{PORTAL_STACK}-gateway-execution", PolicyName="stackop"
+    )["PolicyDocument"]["Statement"]
+    assert "ReadSecrets" not in {s["Sid"] for s in statements}  # gateway uses no database
+
+    def without_salesforce(doc: dict[str, Any]) -> None:
+        doc["spec"]["services"] = [s for s in doc["spec"]["services"] if s["name"] != "salesforce"]
+
+    doc = yaml.safe_load(PORTAL.read_text())
+    without_salesforce(doc)
+    spec = tmp_path / "portal.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, plan = plan_json(endpoint, spec)
+    deletes = {f"{a['kind']}/{a['logicalId']}" for a in plan["actions"] if a["action"] == "delete"}
+    assert {"target_group/salesforce", "listener_rule/salesforce"} <= deletes
+    assert "ecs_service/salesforce" in deletes
+    out = apply(endpoint, spec)
+    done = [m.group(2) for line in out.splitlines() if (m := DONE_LINE.match(line))]
+    assert done.index("ecs_service/salesforce") < done.index("target_group/salesforce"), done
+    assert done.index("listener_rule/salesforce") < done.index("target_group/salesforce"), done
+    code, plan = plan_json(endpoint, spec)
+    assert code == 0, changes(plan)
