@@ -551,3 +551,30 @@ def test_portal_converges_and_a_removed_service_goes_with_its_routing(
     assert done.index("listener_rule/salesforce") < done.index("target_group/salesforce"), done
     code, plan = plan_json(endpoint, spec)
     assert code == 0, changes(plan)
+
+
+def test_alarms_when_the_spec_enables_them(endpoint: str, tmp_path: Path) -> None:
+    def alarms_on(doc: dict[str, Any]) -> None:
+        doc["spec"]["serviceDefaults"]["alarms"] = {"enabled": True, "cpuThreshold": 90}
+
+    spec = variant(tmp_path, alarms_on)
+    apply(endpoint, spec)
+    code, plan = plan_json(endpoint, spec)
+    assert code == 0, changes(plan)
+    alarms = client("cloudwatch", endpoint).describe_alarms(AlarmNamePrefix=f"{STACK}-")[
+        "MetricAlarms"
+    ]
+    assert len(alarms) == 2 * len(SERVICES)
+    cpu = next(a for a in alarms if a["AlarmName"] == f"{STACK}-order-cpu-high")
+    assert (cpu["MetricName"], cpu["Threshold"], cpu["Namespace"]) == (
+        "CPUUtilization",
+        90.0,
+        "AWS/ECS",
+    )
+    assert {d["Name"]: d["Value"] for d in cpu["Dimensions"]} == {
+        "ClusterName": STACK,
+        "ServiceName": "order",
+    }
+    apply(endpoint)  # alarms off again: they are deleted (alarms hold no data)
+    ours = client("cloudwatch", endpoint).describe_alarms(AlarmNamePrefix=f"{STACK}-")
+    assert ours["MetricAlarms"] == []  # (the autoscaler's own TargetTracking-* alarms stay)
