@@ -138,8 +138,11 @@ def _next_steps(site: Site) -> None:
     say("\nNext steps:")
     say(f"  1. build and push the operator image: docker build -t {image} . && docker push {image}")
     say(f"     (the service {cfg.service} in cluster {cfg.cluster} starts once the image exists)")
-    say(f"  2. push a spec:  stackop --bucket {cfg.bucket} push specs/portal.yaml")
-    say(f"  3. watch it:     stackop --bucket {cfg.bucket} status")
+    stackop = f"stackop --bucket {cfg.bucket}"
+    if cfg.endpoint_url:
+        stackop += f" --endpoint-url {cfg.endpoint_url}"
+    say(f"  2. push a spec:  {stackop} push specs/portal.yaml")
+    say(f"  3. watch it:     {stackop} status")
     say(f"     the operator serves :{METRICS_PORT}/metrics, /healthz and /status")
     say("  4. Grafana: import dashboards/stackop-drift.json")
     say("     Prometheus: load dashboards/alerts.yml (rule_files)")

@@ -1,14 +1,17 @@
-"""`make run`: the operator's main job against an embedded AWS emulator (moto server).
+"""`make run`: the whole local experience against an embedded AWS emulator (moto server).
 
-Starts moto on loopback, applies specs/portal.yaml once, shows that a second plan is
-clean, and stops the emulator. Nothing here touches a real AWS account: the endpoint
-is always the local emulator.
+Starts moto on loopback, runs stack-bootstrap (spec bucket, events queue, roles, …),
+pushes specs/portal.yaml with `stackop push`, runs the operator (`stackop run`) and,
+when a `prometheus` binary is on PATH, a Prometheus scraping it with the alert rules
+loaded. Ctrl-C stops everything. Nothing here touches a real AWS account: the endpoint
+is always the local emulator. STACKOP_DEV_RUN_SECONDS=N stops after N seconds.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,11 +21,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "portal.yaml"
+RUN = ROOT / ".run"
+BUCKET = "stackop-dev-specs"
+QUEUE = "stackop-spec-events"
 
 
-def _free_port() -> int:
+def _free_port(preferred: int | None = None) -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", preferred or 0))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
@@ -43,38 +52,116 @@ def _tool(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def _step(cmd: list[str], env: dict[str, str]) -> None:
+    shown = " ".join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd))
+    print(f"\n$ {shown}", flush=True)
+    code = subprocess.call(cmd, env=env, cwd=ROOT)
+    if code != 0:
+        raise SystemExit(code)
+
+
+def _prometheus(metrics_port: int, procs: list[subprocess.Popen[bytes]]) -> str | None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        print("(no prometheus binary on PATH: skipping Prometheus; apt-get install prometheus)")
+        return None
+    port = _free_port(9090)
+    config = RUN / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"
+        f"rule_files: ['{ROOT / 'dashboards' / 'alerts.yml'}']\n"
+        "scrape_configs:\n"
+        "  - job_name: stackop\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
+    )
+    log = open(RUN / "prometheus.log", "wb")  # noqa: SIM115  (owned by the process)
+    procs.append(
+        subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={RUN / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+    )
+    _wait(f"http://127.0.0.1:{port}/-/ready")
+    return f"http://127.0.0.1:{port}"
+
+
+def _queue_url(endpoint: str) -> str:
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    return str(sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"])
+
+
 def main() -> int:
+    RUN.mkdir(exist_ok=True)
     port = int(os.environ.get("STACKOP_DEV_MOTO_PORT") or _free_port())
     endpoint = f"http://127.0.0.1:{port}"
+    metrics_port = _free_port(int(os.environ.get("STACKOP_PORT") or 9100))
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "STACKOP_ENDPOINT_URL": endpoint,
+        "STACKOP_BUCKET": BUCKET,
+        "STACKOP_PORT": str(metrics_port),
     }
     env.pop("AWS_PROFILE", None)
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    procs: list[subprocess.Popen[bytes]] = []
     print(f"starting the AWS emulator (moto server) on {endpoint}", flush=True)
-    moto = subprocess.Popen(
-        [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    procs.append(
+        subprocess.Popen(
+            [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     )
     try:
         _wait(f"{endpoint}/moto-api/")
-        stackop = _tool("stackop")
-        steps = (["apply", str(SPEC)], ["plan", str(SPEC)])
-        for step in steps:
-            print(f"\n$ stackop {' '.join(step)}", flush=True)
-            code = subprocess.call([stackop, *step], env=env)
-            if code not in (0, 2):
-                return code
-        return 0
+        empty = RUN / "no-specs"
+        empty.mkdir(exist_ok=True)
+        _step(
+            [_tool("stack-bootstrap"), "--bucket", BUCKET, "--events", "--specs-dir", str(empty)],
+            env,
+        )
+        _step([_tool("stackop"), "push", str(SPEC)], env)
+        env["STACKOP_QUEUE_URL"] = _queue_url(endpoint)
+        print("\n$ stackop run   (JSON logs in .run/operator.log)", flush=True)
+        log = open(RUN / "operator.log", "wb")  # noqa: SIM115  (owned by the process)
+        operator = subprocess.Popen([_tool("stackop"), "run"], env=env, cwd=ROOT, stdout=log)
+        procs.append(operator)
+        base = f"http://127.0.0.1:{metrics_port}"
+        _wait(f"{base}/healthz")
+        prometheus = _prometheus(metrics_port, procs)
+        print(f"\noperator running against {endpoint} (bucket {BUCKET})")
+        print(f"  metrics: {base}/metrics")
+        print(f"  status:  {base}/status   (or: stackop --endpoint-url {endpoint} status)")
+        if prometheus:
+            print(f"  prometheus: {prometheus} (alerts: {prometheus}/alerts)")
+        print("Ctrl-C stops everything.", flush=True)
+        limit = float(os.environ.get("STACKOP_DEV_RUN_SECONDS") or 0)
+        started = time.monotonic()
+        while operator.poll() is None and (not limit or time.monotonic() - started < limit):
+            time.sleep(0.5)
+        return operator.returncode or 0
     except KeyboardInterrupt:
         return 130
     finally:
-        moto.terminate()
-        moto.wait(10)
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(35)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":
