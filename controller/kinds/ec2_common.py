@@ -110,6 +110,19 @@ def by_logical_id(ctx: KindContext, items: Iterable[Mapping[str, Any]]) -> dict[
     return found
 
 
+def owned_item(
+    ctx: KindContext, kind: str, logical_id: str, items: Iterable[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The item carrying exactly this resource's ownership tags, checked here rather than
+    trusted to the server's filter (moto's DescribeNatGateways ignores tag filters)."""
+    key = f"{kind}/{logical_id}"
+    for item in items:
+        tags = tag_map(item.get("Tags"))
+        if ctx.owns(tags) == logical_id and tags.get(LOGICAL_ID_TAG) == key:
+            return dict(item)
+    return None
+
+
 async def sync_tags(
     ctx: KindContext,
     resource_id: str,

@@ -13,6 +13,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -68,9 +69,8 @@ class ElasticIp(Kind):
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         existing = await self._find(ctx, desired.logical_id)
-        if existing:
-            address = existing[0]
-        else:
+        address = owned_item(ctx, self.name, desired.logical_id, existing)
+        if address is None:
             ec2 = await ctx.client("ec2")
             address = await ec2.allocate_address(
                 Domain="vpc",

@@ -13,6 +13,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -77,9 +78,8 @@ class InternetGateway(Kind):
             [logical_id_filter(self.name, desired.logical_id)],
         )
         ec2 = await ctx.client("ec2")
-        if existing:
-            igw = existing[0]
-        else:
+        igw = owned_item(ctx, self.name, desired.logical_id, existing)
+        if igw is None:
             igw = (
                 await ec2.create_internet_gateway(
                     TagSpecifications=tag_spec(

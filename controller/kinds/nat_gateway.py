@@ -12,6 +12,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -80,10 +81,16 @@ class NatGateway(Kind):
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         # moto ignores ClientToken (AWS honours it): always look up by tag first.
-        found = await self._describe(ctx, [logical_id_filter(self.name, desired.logical_id)])
-        alive = [n for n in found if n.get("State") not in GONE]
-        if alive:
-            return self._observed(ctx, desired.logical_id, alive[0], desired.params)
+        found = [
+            n
+            for n in await self._describe(ctx, [logical_id_filter(self.name, desired.logical_id)])
+            if owned_item(ctx, self.name, desired.logical_id, [n]) is not None
+        ]
+        alive = owned_item(
+            ctx, self.name, desired.logical_id, (n for n in found if n.get("State") not in GONE)
+        )
+        if alive is not None:
+            return self._observed(ctx, desired.logical_id, alive, desired.params)
         # AWS answers a reused token with the gateway it made for it, even a failed one:
         # after failures, derive a fresh token so a new attempt is really made.
         failed = sum(1 for n in found if n.get("State") == "failed")

@@ -20,6 +20,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -146,9 +147,8 @@ class RouteTable(Kind):
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         existing = await self._describe(ctx, desired.logical_id)
-        if existing:
-            table = existing[0]
-        else:
+        table = owned_item(ctx, self.name, desired.logical_id, existing)
+        if table is None:
             ec2 = await ctx.client("ec2")
             table = (
                 await ec2.create_route_table(

@@ -18,6 +18,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -178,9 +179,8 @@ class SecurityGroup(Kind):
             [logical_id_filter(self.name, desired.logical_id)],
         )
         ec2 = await ctx.client("ec2")
-        if existing:
-            group = existing[0]
-        else:
+        group = owned_item(ctx, self.name, desired.logical_id, existing)
+        if group is None:
             created = await ec2.create_security_group(
                 GroupName=params["group_name"],
                 Description=params["description"],

@@ -12,6 +12,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     params_by_id,
     sync_tags,
     tag_map,
@@ -67,9 +68,8 @@ class Subnet(Kind):
             ctx, "describe_subnets", "Subnets", [logical_id_filter(self.name, desired.logical_id)]
         )
         ec2 = await ctx.client("ec2")
-        if existing:
-            subnet = dict(existing[0])
-        else:
+        subnet = owned_item(ctx, self.name, desired.logical_id, existing)
+        if subnet is None:
             subnet = (
                 await ec2.create_subnet(
                     VpcId=params["vpc_id"],
