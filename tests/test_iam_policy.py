@@ -7,6 +7,8 @@ scoping (tag conditions, resource ARNs) is checked on the document itself.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,13 @@ from typing import Any
 import pytest
 
 from bootstrap.actions import actions_for, actions_for_calls, is_read
-from bootstrap.policy import Target, allowed_actions, operator_actions, task_role_policy
+from bootstrap.policy import (
+    Target,
+    allowed_actions,
+    execution_role_policy,
+    operator_actions,
+    task_role_policy,
+)
 from controller.engine.resource import OWNER_TAG
 from controller.kinds import KIND_CLASSES, iam_actions
 from tests.conftest import ROOT, CallAudit
@@ -156,3 +164,81 @@ def test_policy_allows_nothing_unused(
         pytest.skip("the whole-policy check needs the whole suite (`pytest`), not a subset")
     unused_all = allowed_actions(_policy()) - _recorded(aws_call_audit)
     assert not unused_all, f"allowed but never used by the suite: {sorted(unused_all)}"
+
+
+# --- checked against AWS's published IAM definitions (parliament's iam_definition.json) ---
+
+
+def _iam_definitions() -> dict[str, dict[str, Any]]:
+    spec = importlib.util.find_spec("parliament")
+    if spec is None or spec.origin is None:
+        pytest.skip("parliament (dev extra) not installed")
+    data = json.loads((Path(spec.origin).parent / "iam_definition.json").read_text())
+    return {service["prefix"]: service for service in data}
+
+
+def _privilege(defs: dict[str, dict[str, Any]], action: str) -> dict[str, Any] | None:
+    prefix, _, name = action.partition(":")
+    service = defs.get(prefix, {"privileges": []})
+    found = [p for p in service["privileges"] if p["privilege"].lower() == name.lower()]
+    return found[0] if found else None
+
+
+def _condition_missing(defs: dict[str, dict[str, Any]], action: str, key: str) -> list[str]:
+    """Resource types of `action` (the required ones, else all) where `key` does not apply."""
+    service = defs[action.partition(":")[0]]
+    privilege = _privilege(defs, action)
+    assert privilege is not None
+    resources = {r["resource"]: r for r in service["resources"]}
+    general = {
+        k
+        for rt in privilege["resource_types"]
+        if not rt["resource_type"]
+        for k in rt["condition_keys"]
+    }
+    base = key.split("/")[0].lower()
+    missing = []
+    typed = [rt for rt in privilege["resource_types"] if rt["resource_type"]]
+    required = [rt for rt in typed if rt["resource_type"].endswith("*")]
+    for rt in required or typed or [{"resource_type": "", "condition_keys": []}]:
+        keys = set(rt["condition_keys"]) | general
+        keys |= set(resources.get(rt["resource_type"].rstrip("*"), {}).get("condition_keys", []))
+        if not any(k.split("/")[0].lower() == base for k in keys):
+            missing.append(rt["resource_type"] or "(action)")
+    return missing
+
+
+def _all_documents() -> list[dict[str, Any]]:
+    return [
+        _policy(),
+        execution_role_policy(
+            TARGET,
+            "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/stackop",
+            "arn:aws:ecr:us-east-1:123456789012:repository/stackop",
+        ),
+    ]
+
+
+def test_every_action_exists_in_aws_iam() -> None:
+    defs = _iam_definitions()
+    unknown = sorted(
+        {a for doc in _all_documents() for a in allowed_actions(doc) if not _privilege(defs, a)}
+    )
+    owners = {a: [k for k, acts in iam_actions().items() if a in acts] for a in unknown}
+    assert not unknown, f"not IAM actions (declared by {owners}); use the IAM action names"
+
+
+def test_every_tag_condition_applies_to_its_actions() -> None:
+    """A condition key an action does not support makes the statement never match: the
+    operator would be denied. Each conditioned action must support its key."""
+    defs = _iam_definitions()
+    wrong = []
+    for stmt in _policy()["Statement"]:
+        keys = [k for op in stmt.get("Condition", {}).values() for k in op]
+        for action in stmt["Action"]:
+            if _privilege(defs, action) is None:
+                continue  # reported by test_every_action_exists_in_aws_iam
+            for key in keys:
+                if missing := _condition_missing(defs, action, key):
+                    wrong.append(f"{stmt['Sid']}: {action} has no {key} on {missing}")
+    assert not wrong, wrong
