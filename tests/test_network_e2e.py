@@ -24,7 +24,7 @@ from controller.engine import KindContext, PlanOptions, plan_stack, reconcile_st
 from controller.kinds import all_kinds
 from controller.planview import show
 from controller.render.network import render_network
-from controller.spec import load_spec_file
+from controller.spec import LoadedSpec, load_spec_file
 from tests.aws import client
 from tests.conftest import BIN, ROOT, run_stackop
 
@@ -234,35 +234,57 @@ def test_apply_from_empty_converges_and_plans_clean(endpoint: str, tmp_path: Pat
     }
 
 
-@pytest.mark.parametrize("nat_gateways", ["single", "perAz"])
-def test_portal_network_converges_without_drift(
-    endpoint: str, tmp_path: Path, nat_gateways: str
-) -> None:
-    """The network section of specs/portal.yaml (9 service ports on the tasks group),
-    reconciled in-process so the test stays about networking whatever other sections do."""
+def _portal(tmp_path: Path, nat_gateways: str) -> LoadedSpec:
     doc = yaml.safe_load((ROOT / "specs" / "portal.yaml").read_text())
     doc["spec"]["network"]["natGateways"] = nat_gateways
-    path = tmp_path / "portal.yaml"
+    path = tmp_path / f"portal-{nat_gateways}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    loaded = load_spec_file(str(path))
-    desired = render_network(loaded.spec)
+    return load_spec_file(str(path))
+
+
+async def _converge_network(endpoint: str, loaded: LoadedSpec) -> None:
+    """Reconcile only the network section, in-process, then plan it clean three times."""
     kinds = all_kinds()
+    desired = render_network(loaded.spec)
+    opts = PlanOptions(guard_deletions=False)
+    async with AwsClients(endpoint_url=endpoint) as clients:
+        ctx = KindContext(loaded.name, loaded.version, clients, dict(loaded.spec.spec.tags))
+        result = await reconcile_stack(kinds, ctx, desired, opts, write=True, classify=classify)
+        assert result.execution is not None and result.execution.converged, result.execution
+        for _ in range(3):
+            again = await plan_stack(kinds, ctx, desired, opts)
+            assert again.in_sync, [(a.key, a.delta) for a in again.changes]
 
-    async def run() -> None:
-        async with AwsClients(endpoint_url=endpoint) as clients:
-            ctx = KindContext(loaded.name, loaded.version, clients, dict(loaded.spec.spec.tags))
-            opts = PlanOptions()
-            result = await reconcile_stack(kinds, ctx, desired, opts, write=True, classify=classify)
-            assert result.execution is not None and result.execution.converged
-            for _ in range(3):
-                again = await plan_stack(kinds, ctx, desired, opts)
-                assert again.in_sync, [(a.key, a.delta) for a in again.changes]
 
-    asyncio.run(run())
-    live = inventory(endpoint, loaded.name)
-    zones = 2 if nat_gateways == "perAz" else 1
-    assert len(live["nat_gateway"]) == len(live["elastic_ip"]) == zones
-    assert len(live["route_table"]) == 1 + (2 if nat_gateways == "perAz" else 1)
+def test_portal_network_converges_and_changes_nat_layout(endpoint: str, tmp_path: Path) -> None:
+    """The network section of specs/portal.yaml (9 service ports on the tasks group), in
+    process so the test stays about networking whatever the other sections do; then its NAT
+    layout goes single -> perAz -> single, moving the private subnets between tables."""
+    for layout in ("single", "perAz", "single"):
+        loaded = _portal(tmp_path, layout)
+        asyncio.run(_converge_network(endpoint, loaded))
+        live = inventory(endpoint, loaded.name)
+        zones = 2 if layout == "perAz" else 1
+        assert len(live["nat_gateway"]) == len(live["elastic_ip"]) == zones, layout
+        tables = by_logical_id(live["route_table"])
+        assert len(tables) == 1 + zones, layout
+        associated = Counter(
+            a["SubnetId"] for t in tables.values() for a in t["Associations"] if a.get("SubnetId")
+        )
+        assert len(associated) == 6 and set(associated.values()) == {1}, associated
+        if layout == "perAz":
+            for zone in "ab":
+                (route,) = [
+                    r
+                    for r in tables[f"route_table/private-{zone}"]["Routes"]
+                    if r.get("NatGatewayId")
+                ]
+                nat = by_logical_id(live["nat_gateway"])[f"nat_gateway/{zone}"]
+                assert route["NatGatewayId"] == nat["NatGatewayId"]
+                assert (
+                    nat["SubnetId"]
+                    == by_logical_id(live["subnet"])[f"subnet/public-{zone}"]["SubnetId"]
+                )
     tasks = by_logical_id(live["security_group"])["security_group/tasks"]
     pairs = [
         (p["FromPort"], g["GroupId"]) for p in tasks["IpPermissions"] for g in p["UserIdGroupPairs"]
@@ -291,6 +313,9 @@ def _drift_everything(endpoint: str) -> dict[str, Any]:
     ec2.delete_tags(Resources=[subnets["subnet/data-b"]], Tags=[{"Key": "Project"}])
     ec2.detach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
     ec2.delete_route(RouteTableId=public["RouteTableId"], DestinationCidrBlock="0.0.0.0/0")
+    ec2.create_route(
+        RouteTableId=public["RouteTableId"], DestinationCidrBlock="192.168.0.0/16", GatewayId=igw_id
+    )
     ec2.replace_route(
         RouteTableId=private["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id
     )
@@ -354,7 +379,7 @@ def test_out_of_band_changes_are_reported_and_corrected(converged: str) -> None:
         ("subnet/data-b", "tags.Project"): (None, "stackop-tests"),
         ("internet_gateway/main", "vpc_id"): (None, ids["vpc_id"]),
         ("route_table/public", "routes"): (
-            [],
+            [{"destination": "192.168.0.0/16", "gateway_id": ids["igw_id"]}],
             [{"destination": "0.0.0.0/0", "gateway_id": ids["igw_id"]}],
         ),
         ("route_table/private", "routes"): (
@@ -411,6 +436,11 @@ def test_out_of_band_changes_are_reported_and_corrected(converged: str) -> None:
     assert sorted(p["FromPort"] for p in alb["IpPermissions"]) == [80, 443]
     (igw,) = ec2.describe_internet_gateways(InternetGatewayIds=[ids["igw_id"]])["InternetGateways"]
     assert igw["Attachments"][0]["VpcId"] == ids["vpc_id"]
+    (public,) = ec2.describe_route_tables(RouteTableIds=[ids["public"]])["RouteTables"]
+    assert {r["DestinationCidrBlock"]: r["GatewayId"] for r in public["Routes"]} == {
+        "10.20.0.0/16": "local",
+        "0.0.0.0/0": ids["igw_id"],
+    }
     (private,) = ec2.describe_route_tables(RouteTableIds=[ids["private"]])["RouteTables"]
     assert sorted(a["SubnetId"] for a in private["Associations"]) == private_subnets
     assert [r.get("NatGatewayId") for r in private["Routes"] if r.get("GatewayId") != "local"] == [
