@@ -24,6 +24,10 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
+_DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+# First characters of every plain scalar YAML 1.1 or 1.2 may read as other than text.
+_SPECIAL_START = frozenset("-+.0123456789~<=nNtTfFyYoO")
+
 _YAML11 = yaml.SafeLoader("")
 _UNREADABLE = object()
 
@@ -83,6 +87,10 @@ def describe(value: Any) -> str:
 
 def plain(value: str) -> tuple[Any, str | None]:
     """(YAML 1.2 value, None) or (value, why it is ambiguous and how to write it)."""
+    if _DECIMAL.match(value):
+        return int(value), None  # the common case, read alike by both
+    if value and value[0] not in _SPECIAL_START:
+        return value, None  # plain text, e.g. us-east-1a or /api/*
     v12 = core(value)
     if isinstance(v12, str) and not _could_differ(value):
         return v12, None

@@ -23,7 +23,7 @@ from controller.spec.errors import SpecError, SpecIssue
 from controller.spec.scalars import core, plain
 
 MAX_BYTES = 1024 * 1024
-MAX_VALUES = 100_000
+MAX_VALUES = 50_000
 MAX_DEPTH = 64
 
 Path = tuple[str | int, ...]
@@ -167,15 +167,18 @@ class _Builder:
             return (*top.path, "<discarded>")
         return (*top.path, top.key)
 
-    def count_values(self, n: int, mark: Any, path: Path) -> None:
+    def count_values(self, n: int, mark: Any, path: Path, alias: bool = False) -> None:
         self.count += n
-        if self.count > MAX_VALUES:
-            raise self.fail(
-                mark,
-                f"the document expands to more than {MAX_VALUES} values "
-                "(an alias bomb?); write the values out instead of nesting aliases",
-                path,
+        if self.count <= MAX_VALUES:
+            return
+        if alias:
+            message = (
+                f"aliases expand the document past {MAX_VALUES} values (an alias bomb?); "
+                "write the values out instead of nesting aliases"
             )
+        else:
+            message = f"the document has more than {MAX_VALUES} values; a stack needs far fewer"
+        raise self.fail(mark, message, path)
 
     def attach(self, value: Any) -> None:
         if not self.stack:
@@ -291,7 +294,7 @@ class _Builder:
                 f"alias *{event.anchor} has no anchor &{event.anchor} before it",
                 path,
             )
-        self.count_values(anchor.size, event.start_mark, path)
+        self.count_values(anchor.size, event.start_mark, path, alias=True)
         self.log.append((path, _at(event.start_mark)))
         self.log.extend(((*path, *rel), pos) for rel, pos in anchor.positions[1:])
         self.attach(anchor.value)
