@@ -4,7 +4,8 @@ Starts moto on loopback, runs stack-bootstrap (spec bucket, events queue, roles,
 pushes specs/portal.yaml with `stackop push`, runs the operator (`stackop run`) and,
 when a `prometheus` binary is on PATH, a Prometheus scraping it with the alert rules
 loaded. Ctrl-C stops everything. Nothing here touches a real AWS account: the endpoint
-is always the local emulator. STACKOP_DEV_RUN_SECONDS=N stops after N seconds.
+is always the local emulator. STACKOP_DEV_RUN_SECONDS=N stops after N seconds;
+STACKOP_DEV_RUN_DIR moves the logs and Prometheus data out of .run/.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "portal.yaml"
-RUN = ROOT / ".run"
+RUN = Path(os.environ.get("STACKOP_DEV_RUN_DIR") or ROOT / ".run")
 BUCKET = "stackop-dev-specs"
 QUEUE = "stackop-spec-events"
 
@@ -133,7 +134,7 @@ def main() -> int:
         )
         _step([_tool("stackop"), "push", str(SPEC)], env)
         env["STACKOP_QUEUE_URL"] = _queue_url(endpoint)
-        print("\n$ stackop run   (JSON logs in .run/operator.log)", flush=True)
+        print(f"\n$ stackop run   (JSON logs in {RUN / 'operator.log'})", flush=True)
         log = open(RUN / "operator.log", "wb")  # noqa: SIM115  (owned by the process)
         operator = subprocess.Popen([_tool("stackop"), "run"], env=env, cwd=ROOT, stdout=log)
         procs.append(operator)
