@@ -8,6 +8,7 @@ stops writing `margin` before its own lease would expire, in case renewals fail.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class LeaseManager:
         self.bucket = bucket
         self.identity = identity
         self.lease_seconds = lease_seconds
-        self.margin = max(1.0, lease_seconds * 0.15)
+        self.margin = max(1.0, lease_seconds * 0.3)
         self.held: dict[str, Held] = {}
         self.expires: dict[str, float] = {}
         """Wall-clock expiry of leases others hold, as last read."""
@@ -59,8 +60,7 @@ class LeaseManager:
 
     async def ensure(self, stack: str) -> bool:
         """True if this process holds the lease (acquiring or renewing it as needed)."""
-        held = self.held.get(stack)
-        if held is not None and time.monotonic() < held.valid_until - self.lease_seconds / 2:
+        if self.holds(stack):  # kept fresh by the renewal loop
             return True
         return await self.acquire(stack)
 
@@ -128,15 +128,19 @@ class LeaseManager:
         if self.held.pop(stack, None) is not None:
             self.log.warning(event, stack=stack)
 
+    def expire(self) -> list[str]:
+        """Forget leases past their local validity; returns the stacks lost."""
+        now = time.monotonic()
+        lost = [stack for stack, held in self.held.items() if now >= held.valid_until]
+        for stack in lost:
+            self._lost(stack, "lease_expired")
+        return lost
+
     async def renew_all(self) -> None:
-        for stack in list(self.held):
-            held = self.held.get(stack)
-            if held is None:
-                continue
-            if time.monotonic() >= held.valid_until:
-                self._lost(stack, "lease_expired")
-                continue
-            await self._write(stack, IfMatch=held.etag)
+        self.expire()
+        await asyncio.gather(
+            *(self._write(stack, IfMatch=held.etag) for stack, held in list(self.held.items()))
+        )
 
     async def release(self, stack: str) -> None:
         """Give the lease up at once (an expired, holderless lease others may take)."""

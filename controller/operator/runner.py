@@ -47,6 +47,8 @@ class Operator:
         )
         self.stopping = asyncio.Event()
         self.dead: list[str] = []
+        self.inflight: dict[str, asyncio.Task[float | None]] = {}
+        self.revoked: set[str] = set()
 
     # ---- spec events -------------------------------------------------------------
 
@@ -142,7 +144,20 @@ class Operator:
             await self.write_status(state)
             return
         write = state.writes_allowed and self.leases.holds(name)
-        delay = await self.reconciler.reconcile(state, write)
+        task = asyncio.create_task(self.reconciler.reconcile(state, write))
+        self.inflight[name] = task
+        try:
+            delay = await task
+        except asyncio.CancelledError:
+            if name not in self.revoked:
+                raise
+            self.revoked.discard(name)
+            metrics.RECONCILES.labels(name, "skipped").inc()
+            self.log.warning("reconcile_abandoned", stack=name, reason="lease lost")
+            self.queue.add_after(name, self.leases.retry_in(name))
+            return
+        finally:
+            self.inflight.pop(name, None)
         update_conditions(state)
         await self.write_status(state)
         if delay is None:
@@ -204,14 +219,29 @@ class Operator:
                 self.queue.done(name)
 
     async def lease_loop(self) -> None:
-        interval = self.config.lease_seconds / 3
+        """Renew every lease_seconds/4; between renewals, drop expired leases promptly."""
+        renew_every = self.config.lease_seconds / 4
+        tick = min(0.5, renew_every / 2)
+        renewing: asyncio.Task[None] | None = None
+        next_renew = time.monotonic() + renew_every
         while not self.stopping.is_set():
-            await asyncio.sleep(interval)
-            await self.leases.renew_all()
+            await asyncio.sleep(tick)
+            if time.monotonic() >= next_renew and (renewing is None or renewing.done()):
+                next_renew = time.monotonic() + renew_every
+                renewing = asyncio.create_task(self.leases.renew_all())
+            self.leases.expire()
             for state in self.stacks.values():
                 if state.lease_held and not self.leases.holds(state.name):
-                    self._set_lease(state, False)
-                    self.queue.add(state.name)
+                    self._revoke(state)
+
+    def _revoke(self, state: StackState) -> None:
+        """Lease lost: stop writing for the stack now (cancel its in-flight reconcile)."""
+        self._set_lease(state, False)
+        task = self.inflight.get(state.name)
+        if task is not None and not task.done():
+            self.revoked.add(state.name)
+            task.cancel()
+        self.queue.add(state.name)
 
     def status(self, stack: str | None) -> dict[str, Any]:
         docs = []
