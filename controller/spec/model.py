@@ -77,9 +77,9 @@ class Safety(Model):
 class Network(Model):
     cidr: Cidr = "10.0.0.0/16"
     availability_zones: list[str] = Field(min_length=1, max_length=6)
-    public_subnets: list[Cidr] = Field(min_length=1)
-    private_app_subnets: list[Cidr] = Field(min_length=1)
-    private_data_subnets: list[Cidr] = Field(min_length=1)
+    public_subnets: list[Cidr] = Field(min_length=1, max_length=6)
+    private_app_subnets: list[Cidr] = Field(min_length=1, max_length=6)
+    private_data_subnets: list[Cidr] = Field(min_length=1, max_length=6)
     nat_gateways: Literal["single", "perAz", "none"] = "single"
     enable_dns_hostnames: bool = True
     enable_dns_support: bool = True
