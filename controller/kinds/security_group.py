@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from controller.engine import UNKNOWN, Delta, Kind, KindContext, Observed, Resolved
+from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
@@ -128,10 +128,7 @@ class SecurityGroup(Kind):
 
     def normalise(self, path: str, value: Any) -> Any:
         if path in DIRECTIONS and isinstance(value, list):
-            return [
-                normalise_rule(r) if isinstance(r, Mapping) and r is not UNKNOWN else r
-                for r in value
-            ]
+            return [normalise_rule(r) if isinstance(r, Mapping) else r for r in value]
         return value
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
