@@ -127,6 +127,8 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec) -> int:
             for report in execution.of(Outcome.WAITING):
                 print(f"  waiting {report.action.key}: {report.message}")
             if execution.converged:
+                if not execution.of(Outcome.DONE):
+                    break  # only held actions are left: another pass changes nothing
                 continue  # one more pass proves the stack is in sync
             delay = execution.requeue_after(waiting_interval=5.0) or 5.0
             print(f"  not converged; next pass in {delay:.0f}s")

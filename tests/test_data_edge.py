@@ -89,12 +89,12 @@ def moto_api(endpoint: str, path: str, body: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def slow_cloudfront(endpoint: str) -> Iterator[int]:
-    """Distributions take this many seconds to deploy (moto's state manager).
+def slow_cloudfront(endpoint: str, request: pytest.FixtureRequest) -> Iterator[int]:
+    """Distributions take this many seconds (default 8) to deploy (moto's state manager).
 
     /moto-api/reset does not clear transitions, so the fixture unsets it afterwards.
     """
-    seconds = 8
+    seconds = int(getattr(request, "param", 8))
     moto_api(
         endpoint,
         "set-transition",
@@ -373,6 +373,7 @@ def test_delete_policy_with_protection_on_is_refused(endpoint: str, tmp_path: Pa
 
     calls = tmp_path / "calls.jsonl"
     out = run_stackop("apply", str(gone), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(calls)})
+    assert out.returncode == 2, out.stdout + out.stderr  # held: nothing more to do
     assert "held db_instance/main: refusing to delete" in out.stdout, out.stdout
     operations = [json.loads(line)["operation"] for line in calls.read_text().splitlines()]
     assert "DeleteDBInstance" not in operations and "ModifyDBInstance" not in operations
@@ -427,3 +428,155 @@ def test_master_password_never_appears_in_cli_output(endpoint: str, tmp_path: Pa
     outputs["drift plan"] = drifted.stdout + drifted.stderr
     outputs["call log"] = calls.read_text()
     assert_secrets_absent(secret_values(endpoint), outputs)
+
+
+def test_master_password_never_appears_in_operator_http_metrics_or_logs(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """The operator part of the check: `stackop run` converges the portal and reports
+    drift on the database; its /metrics, /status, /healthz, /readyz, its JSON logs and
+    the status document it writes to S3 never hold the master password."""
+    from tests.operator_harness import Operator, converged, make_bucket, push_text, wait_for
+
+    bucket = "stackop-specs"
+    make_bucket(endpoint, bucket)
+    push_text(endpoint, bucket, "specs/portal.yaml", PORTAL.read_text(), tmp_path)
+    op = Operator(endpoint, bucket, tmp_path).start(resync=2, poll=1, lease=5)
+    try:
+        wait_for(lambda: converged(op, STACK), 180, "the portal to converge")
+        client("rds", endpoint).modify_db_instance(
+            DBInstanceIdentifier=DB_ID, BackupRetentionPeriod=3, ApplyImmediately=True
+        )
+        rds = client("rds", endpoint)
+
+        def corrected() -> bool:
+            (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
+            return bool(db["BackupRetentionPeriod"] == 7)
+
+        wait_for(corrected, 60, "the database drift to be corrected")
+        outputs = {path: op.get(path) for path in ("/metrics", "/status", "/healthz", "/readyz")}
+        assert "db_instance" in outputs["/metrics"]
+        outputs["log"] = op.log_path.read_text() + op.err_path.read_text()
+        assert "db_instance" in outputs["log"] or "reconcile" in outputs["log"]
+        s3 = client("s3", endpoint)
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix="status/").get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            outputs[item["Key"]] = body
+        outputs["call log"] = op.call_log.read_text() if op.call_log.exists() else ""
+        assert_secrets_absent(secret_values(endpoint), outputs)
+    finally:
+        op.kill()
+
+
+# ---------------------------------------------------------------- prune of a slow distribution
+
+
+# moto counts the deployment from creation and an update does not restart it (AWS
+# redeploys after disabling): 20 s keep the distribution deploying when the prune starts.
+@pytest.mark.parametrize("slow_cloudfront", [20], indirect=True)
+def test_pruned_distribution_is_disabled_then_deleted_once_deployed(
+    endpoint: str, slow_cloudfront: int, tmp_path: Path
+) -> None:
+    apply_ok(PORTAL, endpoint)
+    assert distribution_of(endpoint)["Status"] == "InProgress"
+    no_cdn = write_spec(tmp_path, "no-cdn.yaml", cdn__enabled=False)
+    plan = actions_of(plan_json(no_cdn, endpoint))
+    assert plan["distribution/main"]["action"] == "delete"
+    assert plan["origin_access_control/main"]["action"] == "delete"
+
+    calls = tmp_path / "calls.jsonl"
+    out = apply_ok(no_cdn, endpoint, env={"STACKOP_CALL_LOG": str(calls)})
+    # First pass: disabled, but CloudFront is still deploying: the delete waits.
+    assert re.search(r"delete +distribution/main FAILED: .*deleted once", out), out
+    assert re.search(r"delete +distribution/main done", out), out
+    ops = [json.loads(line)["operation"] for line in calls.read_text().splitlines()]
+    cf_writes = [o for o in ops if o in ("UpdateDistribution", "DeleteDistribution")]
+    assert cf_writes[0] == "UpdateDistribution" and cf_writes[-1] == "DeleteDistribution"
+    assert ops.count("DeleteDistribution") == 1
+    cf = client("cloudfront", endpoint)
+    assert cf.list_distributions()["DistributionList"].get("Items", []) == []
+    policy = json.loads(
+        client("s3", endpoint).get_bucket_policy(Bucket=f"{STACK}-frontend")["Policy"]
+    )
+    assert [s["Sid"] for s in policy["Statement"]] == ["DenyInsecureTransport"]
+    assert run_stackop("plan", str(no_cdn), endpoint=endpoint).returncode == 0
+
+
+# ---------------------------------------------------------------- replacement, priorities, HTTPS
+
+
+def test_database_replacement_is_held_until_allowed(endpoint: str, tmp_path: Path) -> None:
+    up = _small(tmp_path, "up.yaml", deletionProtection=False)
+    apply_ok(up, endpoint)
+    changed = _small(tmp_path, "plain.yaml", deletionProtection=False, storageEncrypted=False)
+    plan = actions_of(plan_json(changed, endpoint))
+    action = plan["db_instance/main"]
+    assert action["action"] == "replace"
+    assert "storage_encrypted can only change by replacing" in action["note"]
+    assert "allowReplace" in action["held"]
+    out = run_stackop("apply", str(changed), endpoint=endpoint)
+    assert out.returncode == 2 and "held db_instance/main" in out.stdout, out.stdout
+    rds = client("rds", endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
+    assert db["StorageEncrypted"] is True
+
+    doc = yaml.safe_load(changed.read_text())
+    doc["spec"]["safety"] = {"allowReplace": ["db_instance/main"]}
+    allowed = tmp_path / "allowed.yaml"
+    allowed.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert not actions_of(plan_json(allowed, endpoint))["db_instance/main"]["held"]
+    apply_ok(allowed, endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
+    assert db["StorageEncrypted"] is False
+    # The replaced instance went through its deletion policy (snapshot) first.
+    manual = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"].startswith(f"{DB_ID}-final-") for s in manual] == [True]
+
+
+def test_reordering_services_does_not_churn_rules(endpoint: str, tmp_path: Path) -> None:
+    services = yaml.safe_load(PORTAL.read_text())["spec"]["services"]
+    for svc in services[1:]:  # derived priorities for all but the gateway
+        svc["routing"].pop("priority")
+    first = write_spec(tmp_path, "first.yaml", services=services)
+    apply_ok(first, endpoint)
+    reordered = write_spec(tmp_path, "reordered.yaml", services=list(reversed(services)))
+    out = run_stackop("plan", str(reordered), endpoint=endpoint)
+    assert out.returncode == 0, out.stdout
+    # A new service gets its own priority; no existing rule moves.
+    extra = {
+        "name": "search",
+        "port": 8010,
+        "cpu": 256,
+        "memory": 512,
+        "routing": {"paths": ["/api/search", "/api/search/*"]},
+    }
+    grown = write_spec(tmp_path, "grown.yaml", services=[*services, extra])
+    plan = plan_json(grown, endpoint)
+    rule_actions = {
+        k: a["action"] for k, a in actions_of(plan).items() if k.startswith("listener_rule/")
+    }
+    assert rule_actions.pop("listener_rule/search") == "create"
+    assert set(rule_actions.values()) == {"noop"}
+
+
+def test_certificate_adds_https_listener_and_redirect(endpoint: str, tmp_path: Path) -> None:
+    cert = client("acm", endpoint).request_certificate(DomainName="portal.example.com")
+    spec = write_spec(
+        tmp_path,
+        "https.yaml",
+        services=yaml.safe_load(PORTAL.read_text())["spec"]["services"][:2],
+        loadBalancer__certificateArn=cert["CertificateArn"],
+    )
+    apply_ok(spec, endpoint)
+    assert run_stackop("plan", str(spec), endpoint=endpoint).returncode == 0
+    elb = client("elbv2", endpoint)
+    (lb,) = elb.describe_load_balancers()["LoadBalancers"]
+    listeners = {
+        li["Port"]: li
+        for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    }
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"][0]["CertificateArn"] == cert["CertificateArn"]
+    rules = elb.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
+    assert len([r for r in rules if not r["IsDefault"]]) == 2
