@@ -130,6 +130,12 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec) -> int:
                 if not execution.of(Outcome.DONE):
                     break  # only held actions are left: another pass changes nothing
                 continue  # one more pass proves the stack is in sync
+            if execution.terminal_failures and execution.requeue_after(5.0) is None:
+                print(
+                    "stopped: these failures need a change to the spec or the account",
+                    file=sys.stderr,
+                )
+                return EXIT_ERROR
             delay = execution.requeue_after(waiting_interval=5.0) or 5.0
             print(f"  not converged; next pass in {delay:.0f}s")
             await asyncio.sleep(min(delay, 15.0))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.engine.diff import diff
-from controller.engine.errors import EngineError, Retryable
+from controller.engine.errors import EngineError, NotFound, Retryable
 from controller.engine.graph import observed_referrers
 from controller.engine.kind import Kind, KindContext, Resolved
 from controller.engine.plan import Action, ActionType, Plan
@@ -55,6 +55,11 @@ class ExecutionReport:
     def converged(self) -> bool:
         bad = (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING)
         return all(r.outcome not in bad for r in self.reports.values())
+
+    @property
+    def terminal_failures(self) -> list[ActionReport]:
+        """Failures that retrying will not fix (a Terminal error)."""
+        return [r for r in self.of(Outcome.FAILED) if r.retry_after is None]
 
     def requeue_after(self, waiting_interval: float) -> float | None:
         delays = [r.retry_after for r in self.reports.values() if r.retry_after is not None]
@@ -164,7 +169,7 @@ class Executor:
         except Exception as exc:  # one failing action must not stop the rest
             error = self._typed(exc)
             result.outcome, result.message = Outcome.FAILED, str(error)
-            result.retry_after = error.after if isinstance(error, Retryable) else None
+            result.retry_after = _retry_delay(error)
         result.elapsed = time.monotonic() - started
         self.on_event("end", result)
         return result
@@ -198,6 +203,15 @@ class Executor:
         if self.classify is not None:
             return self.classify(exc)
         return Retryable(f"{type(exc).__name__}: {exc}", after=30.0)
+
+
+def _retry_delay(error: EngineError) -> float | None:
+    """Seconds until trying again helps; None for errors only a spec change can fix."""
+    if isinstance(error, Retryable):
+        return error.after
+    if isinstance(error, NotFound):  # often AWS being briefly behind after a create
+        return 5.0
+    return None
 
 
 def _drop_cycles(deps: dict[str, set[str]]) -> None:

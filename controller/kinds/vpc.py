@@ -13,6 +13,7 @@ from controller.kinds.ec2_common import (
     ignore_not_found,
     live_managed_tags,
     logical_id_filter,
+    owned_item,
     sync_tags,
     tag_map,
     tag_spec,
@@ -65,8 +66,9 @@ class Vpc(Kind):
             ctx, "describe_vpcs", "Vpcs", [logical_id_filter(self.name, desired.logical_id)]
         )
         ec2 = await ctx.client("ec2")
-        if existing:
-            vpc = existing[0]
+        found = owned_item(ctx, self.name, desired.logical_id, existing)
+        if found is not None:
+            vpc = found
         else:
             vpc = (
                 await ec2.create_vpc(
