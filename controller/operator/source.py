@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from controller.aws import AwsClients, is_not_found
 from controller.operator.logs import get_logger
@@ -171,5 +172,8 @@ class QueueListener:
             except (TypeError, ValueError):
                 return False
         records = event.get("Records", []) if isinstance(event, dict) else []
-        keys = [str(r.get("s3", {}).get("object", {}).get("key", "")) for r in records]
+        # event keys are URL-encoded ("+" for spaces; moto also encodes "/")
+        keys = [
+            unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", ""))) for r in records
+        ]
         return any(k.startswith(self.source.prefix) for k in keys)
