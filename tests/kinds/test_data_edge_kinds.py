@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from controller.aws import AwsClients, classify
-from controller.engine import DesiredResource, KindContext, Observed, PlanOptions, reconcile_stack
+from controller.engine import (
+    DesiredResource,
+    KindContext,
+    Observed,
+    PlanOptions,
+    plan_stack,
+    reconcile_stack,
+)
 from controller.kinds import all_kinds
 from controller.render import render
 from controller.spec.model import StackSpec
@@ -228,3 +235,113 @@ def test_distribution_requests_carry_oac_if_match_and_caller_reference(endpoint:
         client("cloudfront", endpoint).list_distributions()["DistributionList"].get("Items", [])
         == []
     )
+
+
+# ------------------------------------------------ batched reads
+
+
+async def _observe_many(endpoint: str) -> tuple[list[int], dict[str, int]]:
+    from controller.render.edge import render_load_balancer
+    from controller.render.network import render_network
+
+    doc = yaml.safe_load((ROOT / "specs" / "portal.yaml").read_text())
+    doc["metadata"]["name"] = STACK
+    template = doc["spec"]["services"][1]
+    doc["spec"]["services"] = [doc["spec"]["services"][0]] + [
+        {
+            **template,
+            "name": f"svc{i:02d}",
+            "port": 9000 + i,
+            "routing": {"paths": [f"/api/s{i}/*"], "priority": 200 + i},
+        }
+        for i in range(24)
+    ]
+    spec = StackSpec.model_validate(doc, strict=False)
+    desired = render_network(spec) + render_load_balancer(spec)
+    kinds = all_kinds()
+    batches: list[int] = []
+    async with AwsClients(endpoint_url=endpoint) as clients:
+        ctx = KindContext(
+            stack=STACK, spec_version="v1", clients=clients, user_tags=dict(spec.spec.tags)
+        )
+        opts = PlanOptions(guard_deletions=False)
+        res = await reconcile_stack(kinds, ctx, desired, opts, write=True, classify=classify)
+        assert res.execution is not None and res.execution.converged
+        elb = await clients.client("elbv2")
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            batches.append(len(params["ResourceArns"]))
+
+        elb.meta.events.register(
+            "provide-client-params.elastic-load-balancing-v2.DescribeTags", record
+        )
+        mark = clients.recorder.mark()
+        plan = await plan_stack(kinds, ctx, desired, opts)
+        assert plan.in_sync, [(a.key, a.delta) for a in plan.changes]
+        counts = {
+            op: n for op, n in clients.recorder.counts(mark).items() if op.startswith("elbv2:")
+        }
+    return batches, counts
+
+
+def test_load_balancing_observe_reads_tags_in_batches_of_20(endpoint: str) -> None:
+    """25 target groups and 25 rules: tags come in batches of at most 20 ARNs, and the
+    number of calls grows by pages, not by resources."""
+    batches, counts = asyncio.run(_observe_many(endpoint))
+    assert max(batches) == 20 and all(b <= 20 for b in batches), batches
+    assert sum(batches) == 1 + 25 + 1 + 25  # load balancer, target groups, listener, rules
+    assert counts == {
+        "elbv2:DescribeLoadBalancers": 1,
+        "elbv2:DescribeLoadBalancerAttributes": 1,
+        "elbv2:DescribeTargetGroups": 1,
+        "elbv2:DescribeListeners": 1,
+        "elbv2:DescribeRules": 1,
+        "elbv2:DescribeTags": 1 + 2 + 1 + 2,
+    }, counts
+
+
+# ------------------------------------------------ pure helpers
+
+
+def test_engine_version_matching_allows_automatic_minor_upgrades() -> None:
+    from controller.kinds.db_instance import same_engine_version
+
+    assert same_engine_version("15.4", "15.4")
+    assert same_engine_version("15.4", "15.7")  # AutoMinorVersionUpgrade moved it on
+    assert same_engine_version("15", "15.4")
+    assert not same_engine_version("15.4", "15.2")
+    assert not same_engine_version("15.4", "16.1")
+
+
+def test_final_snapshot_name_is_a_valid_identifier() -> None:
+    from controller.kinds.db_instance import final_snapshot_name
+
+    name = final_snapshot_name("portal--db", "2026-11-26 18:56:53.021680+00:00")
+    assert name == "portal-db-final-20261126-185653"
+
+
+def test_equivalent_policies_compare_equal() -> None:
+    from controller.kinds.bucket_policy import canonical_policy
+
+    a = {"Statement": [{"Sid": "B", "Action": ["s3:GetObject"]}, {"Sid": "A", "Action": "x"}]}
+    b = json.dumps(
+        {"Statement": [{"Sid": "A", "Action": ["x"]}, {"Sid": "B", "Action": "s3:GetObject"}]}
+    )
+    assert canonical_policy(a) == canonical_policy(b)
+
+
+def test_rule_priorities_do_not_depend_on_service_order() -> None:
+    from controller.render.edge import rule_priorities
+
+    doc = yaml.safe_load((ROOT / "specs" / "portal.yaml").read_text())
+    for svc in doc["spec"]["services"][1:]:
+        svc["routing"].pop("priority")
+    forward = rule_priorities(StackSpec.model_validate(doc, strict=False))
+    doc["spec"]["services"].reverse()
+    backward = rule_priorities(StackSpec.model_validate(doc, strict=False))
+    assert forward == backward and len(set(forward.values())) == len(forward)
+    # Explicit priorities are kept; derived ones put longer literal paths first.
+    assert forward["gateway"] == 1000 and all(p <= 50000 for p in forward.values())
+    doc["spec"]["services"][-1]["routing"].pop("priority")  # the gateway, now derived
+    derived = rule_priorities(StackSpec.model_validate(doc, strict=False))
+    assert derived["gateway"] > max(v for k, v in derived.items() if k != "gateway")
