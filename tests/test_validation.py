@@ -188,6 +188,18 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: _deep_block_mapping(70),
         ":65:65: a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a",
     ),
+    "integer-of-5000-digits": (
+        lambda: PORTAL.replace(b"port: 8000", b"port: " + b"9" * 5000),
+        ":74:13: spec.services[0].port: a 5000-character number is too long",
+    ),
+    "cidr-of-100k-chars": (
+        lambda: PORTAL.replace(b"cidr: 10.0.0.0/16", b"cidr: " + b"1." * 50_000 + b"/16"),
+        ":19:5: spec.network.cidr: '1.1.1.1.1.1.1.1.1.1.1.1",
+    ),
+    "key-of-100k-chars": (
+        lambda: PORTAL.replace(b"  mode: enforce", b'  ? "' + b"k" * 100_000 + b'"\n  : 1'),
+        ":14:5: spec.kkkkkkkkkkkkkk",
+    ),
     "services-5000": (
         lambda: _services(5000),
         ": spec.services: at most 500 items allowed (got 5000)",
@@ -214,6 +226,7 @@ def test_hostile_input_is_rejected_quickly(name: str, tmp_path: Path) -> None:
     errors = errors_of(proc.stderr)
     assert errors and all(e.startswith(f"{path}:") for e in errors), proc.stderr
     assert any(expected in e for e in errors), proc.stderr
+    assert all(len(e) < len(str(path)) + 400 for e in errors), "hostile text flooded a message"
     # Generous: measured figures are in bench/bench_hostile_specs.py; this only catches hangs.
     assert elapsed < 30
 

@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 
+from controller.spec.errors import clip
 from controller.spec.model import StackSpec
 from controller.spec.naming import readable_names
 from controller.spec.yamlsafe import Path
@@ -31,7 +32,7 @@ _CIDR = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}$")
 def parse_cidr(cidr: str) -> ipaddress.IPv4Network | str:
     """The network, or a message saying what is wrong and what is allowed."""
     if not _CIDR.match(cidr):
-        return f"{cidr!r} is not an IPv4 CIDR block; write a.b.c.d/n, e.g. 10.0.1.0/24"
+        return f"{clip(repr(cidr))} is not an IPv4 CIDR block; write a.b.c.d/n, e.g. 10.0.1.0/24"
     try:
         return ipaddress.IPv4Network(cidr)
     except ValueError:
@@ -77,7 +78,10 @@ def _network(s: StackSpec) -> Iterator[Finding]:
                 yield path, f"a subnet block must be /16 to /28 (got /{sub.prefixlen})"
             for other, other_path in seen:
                 if sub.overlaps(other):
-                    yield path, f"subnet {cidr} overlaps {other} at {_fmt(other_path)}"
+                    yield (
+                        path,
+                        f"subnet {cidr} overlaps {other} at {_fmt(other_path)}; pick a free block",
+                    )
             seen.append((sub, path))
 
 
@@ -92,7 +96,8 @@ def _services(s: StackSpec) -> Iterator[Finding]:
         if svc.name in names:
             yield (
                 (*base, "name"),
-                f"duplicate service name {svc.name!r} (see services[{names[svc.name]}])",
+                f"duplicate service name {svc.name!r} (see services[{names[svc.name]}]); "
+                "service names must be unique",
             )
         names.setdefault(svc.name, i)
         if svc.port in ports:
@@ -140,7 +145,8 @@ def _services(s: StackSpec) -> Iterator[Finding]:
             )
             yield (
                 (*where, "minCapacity"),
-                (f"minCapacity {scaling.min_capacity} is above maxCapacity {scaling.max_capacity}"),
+                f"minCapacity {scaling.min_capacity} is above maxCapacity {scaling.max_capacity}; "
+                "it must be at most maxCapacity",
             )
         hc = svc.health_check or body.service_defaults.health_check
         if hc.timeout >= hc.interval:
@@ -238,7 +244,8 @@ def _names(s: StackSpec) -> Iterator[Finding]:
     if namespace is not None and not all(_DNS_LABEL.match(p) for p in namespace.split(".")):
         yield (
             ("spec", "cluster", "namespace"),
-            f"{namespace!r} is not a DNS name; use dot-separated labels of a-z, 0-9 and '-'",
+            f"{clip(repr(namespace))} is not a DNS name; "
+            "use dot-separated labels of a-z, 0-9 and '-'",
         )
 
 

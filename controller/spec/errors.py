@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """User text shown in a message, cut so a hostile value cannot flood the output."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class SpecIssue:
     """One problem in a spec file. `line`/`column` are 1-based; 0 when unknown."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from controller.spec.model import NAME_PATTERN, StackSpec
+from controller.spec.scalars import core
 
 PATTERN_HELP = {
     NAME_PATTERN: "lowercase letters a-z, digits and '-', starting with a letter "
@@ -133,6 +134,30 @@ def _range(info: FieldInfo | None) -> str:
     return f" of at least {low}" if low is not None else f" of at most {high}"
 
 
+def expected_of(info: FieldInfo | None) -> str:
+    """A short description of what a field takes, e.g. 'an integer from 1 to 65535'."""
+    if info is None:
+        return ""
+    ann = _unwrap(info.annotation)
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        choices = [repr(a) for a in typing.get_args(ann)]
+        return "one of " + ", ".join(choices) if len(choices) > 1 else choices[0]
+    if origin is list:
+        return "a list"
+    if origin is dict or (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        return "a mapping"
+    if ann is bool:
+        return "true or false"
+    if ann is int:
+        return f"an integer{_range(info)}"
+    if ann is float:
+        return f"a number{_range(info)}"
+    if ann is str:
+        return "text"
+    return ""
+
+
 def _unknown(loc: tuple[str | int, ...]) -> str:
     key = str(loc[-1])
     owner, _ = field_at((*loc[:-1], "\x00"))
@@ -156,7 +181,12 @@ def describe(err: Any, loc: tuple[str | int, ...], is_key: bool = False) -> str:
     if kind == "extra_forbidden":
         return _unknown(loc)
     if kind == "missing":
-        return "required field is missing"
+        expected = expected_of(info)
+        return (
+            f"required field is missing; expected {expected}"
+            if expected
+            else ("required field is missing")
+        )
     if kind == "literal_error":
         expected = str(ctx.get("expected"))
         choice = "one of " if " or " in expected else ""
@@ -182,9 +212,10 @@ def describe(err: Any, loc: tuple[str | int, ...], is_key: bool = False) -> str:
     if base == "int":
         return _int_message(got, info)
     if base == "bool" and isinstance(got, str) and got.lower() in ("true", "false"):
-        return f"must be true or false, not the text {got!r}; remove the quotes"
+        return f"must be true or false, not the text {_shown(got)}; remove the quotes"
     if base == "float" and isinstance(got, str):
-        return f"must be a number, not the text {got!r}; remove the quotes"
+        hint = "; remove the quotes" if isinstance(core(got), int | float) else ""
+        return f"must be a number, not the text {_shown(got)}{hint}"
     if base == "string" and isinstance(got, int | float | bool):
         return f'must be text, not {_shown(got)}; quote it: "{_shown(got)}"'
     if expected:
@@ -196,7 +227,8 @@ def describe(err: Any, loc: tuple[str | int, ...], is_key: bool = False) -> str:
 def _int_message(got: Any, info: FieldInfo | None) -> str:
     allowed = f"an integer{_range(info)}"
     if isinstance(got, str):
-        return f"must be {allowed}, not the text {got!r}; remove the quotes"
+        hint = "; remove the quotes" if isinstance(core(got), int) else ""
+        return f"must be {allowed}, not the text {_shown(got)}{hint}"
     if isinstance(got, float):
         if got.is_integer():
             return f"must be {allowed}; write {int(got)}, not {got}"

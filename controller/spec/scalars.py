@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from controller.spec.errors import clip
+
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT = re.compile(r"^[-+]?[0-9]+$")
@@ -24,6 +26,7 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
+_MAX_NUMBER = 40
 _DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
 # First characters of every plain scalar YAML 1.1 or 1.2 may read as other than text.
 _SPECIAL_START = frozenset("-+.0123456789~<=nNtTfFyYoO")
@@ -33,7 +36,14 @@ _UNREADABLE = object()
 
 
 def core(value: str) -> Any:
-    """The YAML 1.2 core-schema reading of a plain scalar."""
+    """The YAML 1.2 core-schema reading of a plain scalar (text when it cannot be read)."""
+    try:
+        return _core(value)
+    except ValueError:  # e.g. more digits than int() converts
+        return value
+
+
+def _core(value: str) -> Any:
     if _NULL.match(value):
         return None
     if value in _BOOL:
@@ -59,7 +69,7 @@ def yaml11(value: str) -> Any:
     node = yaml.ScalarNode(tag, value)
     try:
         return _YAML11.construct_object(node, deep=True)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):
         return _UNREADABLE
 
 
@@ -79,7 +89,7 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
-        return repr(value)
+        return clip(repr(value), 24)
     if isinstance(value, datetime.date):
         return "a date"
     return "text"
@@ -87,6 +97,8 @@ def describe(value: Any) -> str:
 
 def plain(value: str) -> tuple[Any, str | None]:
     """(YAML 1.2 value, None) or (value, why it is ambiguous and how to write it)."""
+    if len(value) > _MAX_NUMBER and any(r.match(value) for r in (_INT, _OCT, _HEX, _FLOAT)):
+        return value, f"a {len(value)}-character number is too long; quote it if it is text"
     if _DECIMAL.match(value):
         return int(value), None  # the common case, read alike by both
     if value and value[0] not in _SPECIAL_START:
@@ -97,14 +109,15 @@ def plain(value: str) -> tuple[Any, str | None]:
     v11 = yaml11(value)
     if _same(v11, v12):
         return v12, None
+    shown = clip(value)
     if isinstance(v11, bool):
-        hint = f'write true or false, or "{value}" for text'
+        hint = f'write true or false, or "{shown}" for text'
     elif isinstance(v11, int | float) or isinstance(v12, int | float):
-        hint = f'write a plain decimal number, or "{value}" for text'
+        hint = f'write a plain decimal number, or "{shown}" for text'
     else:
-        hint = f'quote it: "{value}"'
+        hint = f'quote it: "{shown}"'
     return v12, (
-        f"ambiguous value {value} ({describe(v11)} in YAML 1.1, {describe(v12)} in YAML 1.2): "
+        f"ambiguous value {shown} ({describe(v11)} in YAML 1.1, {describe(v12)} in YAML 1.2): "
         f"{hint}"
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from controller.spec.errors import SpecError, SpecIssue
+from controller.spec.errors import SpecError, SpecIssue, clip
 from controller.spec.scalars import core, plain
 
 MAX_BYTES = 1024 * 1024
@@ -42,7 +42,7 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{clip(part)}" if out else clip(part)
     return out
 
 
@@ -223,7 +223,7 @@ class _Builder:
             self.soft(
                 event.start_mark,
                 path,
-                f"duplicate key {name!r} (first on line {top.key_lines[name]}); "
+                f"duplicate key {clip(repr(name))} (first on line {top.key_lines[name]}); "
                 "keep one: YAML loaders silently drop the other",
             )
             top.key = _DISCARD
@@ -232,6 +232,8 @@ class _Builder:
             top.key = name
         if top.key is not _DISCARD:
             self.log.append((path, _at(event.start_mark)))
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _Anchor(name, 1, [((), _at(event.start_mark))])
         self.count_values(1, event.start_mark, path)
 
     def scalar(self, event: Any, path: Path) -> None:
@@ -251,7 +253,9 @@ class _Builder:
             wanted = tag[len(_CORE) :]
             if _type_name(value) != wanted:
                 self.soft(
-                    event.start_mark, path, f"{event.value!r} is not a valid {short_tag(tag)}"
+                    event.start_mark,
+                    path,
+                    f"{clip(repr(event.value))} is not a valid {short_tag(tag)}",
                 )
         self.remember(event.anchor, value, 1, len(self.log) - 1, path)
         self.attach(value)
