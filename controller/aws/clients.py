@@ -12,6 +12,7 @@ import aioboto3
 from botocore.config import Config
 
 from controller.aws.calls import CallRecorder, outcome_of
+from controller.aws.faults import FaultInjector, FaultPlan
 
 DEFAULT_REGION = "us-east-1"
 
@@ -38,6 +39,8 @@ class AwsClients:
             read_timeout=read_timeout,
             max_pool_connections=20,
         )
+        plan = FaultPlan.from_env()
+        self._faults = FaultInjector(plan) if plan is not None else None
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -58,6 +61,8 @@ class AwsClients:
                     f"response-received.{service_id}.*",
                     functools.partial(self._on_response, service),
                 )
+                if self._faults is not None:
+                    self._faults.register(client)
                 self._clients[service] = client
             return self._clients[service]
 
