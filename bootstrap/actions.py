@@ -3,6 +3,7 @@
 Most operations are authorised by the action `<iam prefix>:<operation>`; the exceptions
 are data here, not code. A create call that carries tags also needs the service's tag
 action (AWS authorises tag-on-create separately), and every create we send is tagged.
+`is_create` also decides which writes the policy scopes with `aws:RequestTag`.
 """
 
 from __future__ import annotations
@@ -51,9 +52,18 @@ RENAMED: dict[str, tuple[str, ...]] = {
     "sts:GetCallerIdentity": (),  # needs no permission
 }
 
-# Actions AWS checks besides the operation's own (documented dependent actions).
+# Actions AWS checks besides the operation's own (documented dependent actions; see
+# tests/test_iam_policy.py, which reads AWS's IAM definitions).
 IMPLIED: dict[str, tuple[str, ...]] = {
     "ecs:RegisterTaskDefinition": ("iam:PassRole",),  # task and execution roles
+    # Cloud Map makes the private hosted zone with the caller's permissions.
+    "servicediscovery:CreatePrivateDnsNamespace": (
+        "route53:CreateHostedZone",
+        "route53:GetHostedZone",
+        "ec2:DescribeVpcs",
+    ),
+    "servicediscovery:DeleteNamespace": ("route53:DeleteHostedZone",),
+    "rds:DeleteDBInstance": ("rds:CreateDBSnapshot",),  # the final snapshot
     "application-autoscaling:RegisterScalableTarget": ("iam:CreateServiceLinkedRole",),
     # RDS-managed master password: RDS creates the secret on our behalf.
     "rds:CreateDBInstance": (
@@ -63,24 +73,32 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# service iam prefix -> (tag action, operation prefixes that create a resource)
-TAG_ON_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "ec2": ("ec2:CreateTags", ("Create", "Allocate", "Run")),
-    "elasticloadbalancing": ("elasticloadbalancing:AddTags", ("Create",)),
-    "ecs": ("ecs:TagResource", ("Create", "RegisterTaskDefinition", "RunTask")),
-    "ecr": ("ecr:TagResource", ("CreateRepository",)),
-    "logs": ("logs:TagResource", ("CreateLogGroup",)),
-    "rds": ("rds:AddTagsToResource", ("Create",)),
-    "cloudfront": ("cloudfront:TagResource", ("CreateDistributionWithTags",)),
-    "application-autoscaling": ("application-autoscaling:TagResource", ("RegisterScalableTarget",)),
-    "servicediscovery": ("servicediscovery:TagResource", ("Create",)),
-    "secretsmanager": ("secretsmanager:TagResource", ("CreateSecret",)),
-    "cloudwatch": ("cloudwatch:TagResource", ("PutMetricAlarm",)),
-    "iam": ("iam:TagRole", ("CreateRole",)),
-    "sqs": ("sqs:TagQueue", ("CreateQueue",)),
+# Operation prefixes that create a resource (default: Create, Allocate, Run).
+CREATE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "ecs": ("Create", "RegisterTaskDefinition", "RunTask"),
+    "application-autoscaling": ("RegisterScalableTarget",),
+    "cloudwatch": ("PutMetricAlarm",),
+    "iam": ("CreateRole",),
+}
+DEFAULT_CREATE_PREFIXES = ("Create", "Allocate", "Run")
+
+# Services that authorise tag-on-create with their tag action (documented per service).
+TAG_ACTION: dict[str, str] = {
+    "ec2": "ec2:CreateTags",
+    "elasticloadbalancing": "elasticloadbalancing:AddTags",
+    "ecs": "ecs:TagResource",
+    "ecr": "ecr:TagResource",
+    "logs": "logs:TagResource",
+    "rds": "rds:AddTagsToResource",
+    "cloudfront": "cloudfront:TagResource",
+    "application-autoscaling": "application-autoscaling:TagResource",
+    "secretsmanager": "secretsmanager:TagResource",
+    "cloudwatch": "cloudwatch:TagResource",
+    "iam": "iam:TagRole",
+    "sqs": "sqs:TagQueue",
 }
 
-# Tag-on-create is only needed where the create call carries tags; these do not.
+# Creates whose request carries no tags.
 UNTAGGED_CREATES = frozenset(
     {
         "ec2:CreateRoute",
@@ -88,6 +106,7 @@ UNTAGGED_CREATES = frozenset(
         "ec2:CreateNetworkAclEntry",
         "logs:CreateLogStream",
         "ecs:CreateTaskSet",
+        "iam:CreateServiceLinkedRole",
     }
 )
 
@@ -103,9 +122,8 @@ def actions_for(service: str, operation: str) -> tuple[str, ...]:
     prefix = iam_prefix(service)
     key = f"{prefix}:{operation}"
     actions = (*RENAMED.get(key, (key,)), *IMPLIED.get(key, ()))
-    tagging = TAG_ON_CREATE.get(prefix)
-    if tagging and key not in UNTAGGED_CREATES and operation.startswith(tagging[1]):
-        actions = (*actions, tagging[0])
+    if is_create(key) and prefix in TAG_ACTION:
+        actions = (*actions, TAG_ACTION[prefix])
     return actions
 
 
@@ -118,8 +136,7 @@ def is_read(action: str) -> bool:
 
 
 def is_create(action: str) -> bool:
+    """A call that makes a new resource, with our tags in the request."""
     prefix, _, name = action.partition(":")
-    tagging = TAG_ON_CREATE.get(prefix)
-    if tagging is None:
-        return False
-    return name.startswith(tagging[1]) and action not in UNTAGGED_CREATES
+    starts = CREATE_PREFIXES.get(prefix, DEFAULT_CREATE_PREFIXES)
+    return name.startswith(starts) and action not in UNTAGGED_CREATES

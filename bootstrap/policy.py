@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bootstrap.actions import TAG_ON_CREATE, is_create, is_read
+from bootstrap.actions import TAG_ACTION, is_create, is_read
 from controller.engine.resource import OWNER_TAG, OWNER_VALUE
 from controller.spec.naming import bucket_name
 
@@ -46,16 +46,18 @@ TAG_SCOPES: dict[str, TagScope] = {
     "application-autoscaling": TagScope(),
     "cloudwatch": TagScope(),
     "servicediscovery": TagScope(),
-    "secretsmanager": TagScope(),
-    "iam": TagScope(neither=frozenset({"iam:PassRole"})),
+    # Not secretsmanager, kms, route53: RDS and Cloud Map call them on our behalf with
+    # their own tags (the RDS-managed password secret, the namespace's hosted zone).
+    "iam": TagScope(neither=frozenset({"iam:PassRole", "iam:CreateServiceLinkedRole"})),
     "cloudfront": TagScope(
+        request_tag=False,  # CreateDistribution has no aws:RequestTag
         neither=frozenset(
             {
                 "cloudfront:CreateOriginAccessControl",
                 "cloudfront:UpdateOriginAccessControl",
                 "cloudfront:DeleteOriginAccessControl",
             }
-        )
+        ),
     ),
 }
 
@@ -126,14 +128,16 @@ def _operator_statements(t: Target) -> list[Statement]:
 
 
 def _tag_actions() -> set[str]:
-    return {tag for tag, _ in TAG_ON_CREATE.values()}
+    return set(TAG_ACTION.values())
 
 
 def _kind_statements(actions: set[str], t: Target) -> list[Statement]:
     groups: dict[str, set[str]] = {
         k: set() for k in ("Observe", "CreateTagged", "ModifyOwned", "Unscoped", "Frontend")
     }
-    tag_actions = actions & _tag_actions()
+    # Tag actions of services without tag conditions here (e.g. the RDS-managed secret's)
+    # are classified like any other write below: unscoped.
+    tag_actions = {a for a in actions & _tag_actions() if a.partition(":")[0] in TAG_SCOPES}
     for action in sorted(actions - tag_actions):
         prefix = action.partition(":")[0]
         scope = TAG_SCOPES.get(prefix)

@@ -79,6 +79,21 @@ def test_writes_are_scoped_to_owned_resources_where_aws_supports_it() -> None:
             }
 
 
+def test_calls_made_on_our_behalf_carry_no_tag_condition() -> None:
+    """RDS creates the managed password's secret and Cloud Map the namespace's hosted
+    zone with their own tags; a tag condition there would deny the operator."""
+    stmts = _statements(_policy())
+    conditioned = {a for s in stmts.values() if "Condition" in s for a in s["Action"]}
+    declared = {a for acts in iam_actions().values() for a in acts}
+    on_behalf = {
+        "secretsmanager:CreateSecret",
+        "secretsmanager:TagResource",
+        "route53:CreateHostedZone",
+        "iam:CreateServiceLinkedRole",
+    }
+    assert not (on_behalf & declared) & conditioned
+
+
 def test_operator_bucket_access_is_per_prefix() -> None:
     stmts = _statements(_policy())
     assert stmts["ReadSpecs"]["Resource"] == ["arn:aws:s3:::spec-bucket/specs/*"]
