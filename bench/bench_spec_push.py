@@ -153,10 +153,11 @@ def bench_latency(trials: int, poll: float) -> None:
                     f"{min(times):.2f}",
                     f"{statistics.median(times):.2f}",
                     f"{max(times):.2f}",
+                    " ".join(f"{t:.2f}" for t in times),
                 )
             )
     print("Spec pushed -> first action started (seconds)")
-    print_table(("source", "poll s", "trials", "min", "median", "max"), rows)
+    print_table(("source", "poll s", "trials", "min", "median", "max", "each"), rows)
 
 
 def bench_cycle(resync: float, cycles: int) -> None:

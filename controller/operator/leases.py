@@ -110,6 +110,9 @@ class LeaseManager:
             return self.holds(stack)
         first = stack not in self.held
         self.held[stack] = Held(str(reply["ETag"]), started + self.lease_seconds - self.margin)
+        took = time.monotonic() - started
+        if took > self.lease_seconds / 4:
+            self.log.warning("lease_write_slow", stack=stack, seconds=round(took, 2))
         if first:
             self.log.info("lease_acquired", stack=stack)
         return True
