@@ -343,9 +343,21 @@ def test_teardown_with_retain_leaves_the_database(endpoint: str, tmp_path: Path)
     plan = plan_json(down, endpoint)
     action = actions_of(plan)["db_instance/main"]
     assert action["action"] == "retain" and "left running" in action["note"]
-    run_stackop("apply", str(down), endpoint=endpoint)
-    (db,) = client("rds", endpoint).describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
+    # What the retained database uses is kept as well (AWS would refuse to delete it).
+    kept = {k: a["note"] for k, a in actions_of(plan).items() if a["action"] == "retain"}
+    for key in ("db_subnet_group/main", "security_group/database", "vpc/main"):
+        assert kept[key].startswith("kept: retained db_instance/main"), kept
+    assert actions_of(plan)["load_balancer/main"]["action"] == "delete"
+    out = run_stackop("apply", str(down), endpoint=endpoint)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rds = client("rds", endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
     assert db["DBInstanceStatus"] == "available"
+    group = db["DBSubnetGroup"]["DBSubnetGroupName"]
+    assert rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"]
+    sg = db["VpcSecurityGroups"][0]["VpcSecurityGroupId"]
+    assert client("ec2", endpoint).describe_security_groups(GroupIds=[sg])["SecurityGroups"]
+    assert not client("elbv2", endpoint).describe_load_balancers()["LoadBalancers"]
     manual = client("rds", endpoint).describe_db_snapshots(SnapshotType="manual")
     assert not manual["DBSnapshots"]
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controller.engine.diff import diff, forces_replacement
+from controller.engine.graph import observed_referrers
 from controller.engine.kind import Kind, Resolved
 from controller.engine.plan import Action, ActionType, Plan
 from controller.engine.resource import DesiredResource, Observed, resolve
@@ -92,8 +93,37 @@ def make_plan(
         if key not in wanted
     ]
     plan = Plan(stack, spec_version, actions, dict(observed))
+    _keep_what_retained_needs(plan)
     _guard_mass_deletion(plan, options)
     return plan
+
+
+def _keep_what_retained_needs(plan: Plan) -> None:
+    """A retained resource keeps running, so what it uses (by its live fields) is kept too.
+
+    E.g. a database left running by its deletion policy keeps its subnet group, security
+    group, subnets and VPC: deleting them would fail in AWS and leave it unusable.
+    """
+    retained = [a.key for a in plan.actions if a.type is ActionType.RETAIN]
+    if not retained:
+        return
+    uses: dict[str, set[str]] = {key: set() for key in plan.observed}
+    for target, referrers in observed_referrers(plan.observed).items():
+        for referrer in referrers:
+            uses[referrer].add(target)
+    kept_for: dict[str, str] = {}
+    todo = list(retained)
+    while todo:
+        key = todo.pop()
+        for target in sorted(uses.get(key, ())):
+            if target not in kept_for and target not in retained:
+                kept_for[target] = kept_for.get(key, key)
+                todo.append(target)
+    for action in plan.actions:
+        if action.type is ActionType.DELETE and action.key in kept_for:
+            action.type = ActionType.RETAIN
+            action.note = f"kept: retained {kept_for[action.key]} still uses it"
+            action.held = ""
 
 
 def _guard_mass_deletion(plan: Plan, options: PlanOptions) -> None:

@@ -19,7 +19,8 @@ def render_database(spec: StackSpec) -> list[DesiredResource]:
             "db_subnet_group",
             "main",
             {
-                "name": identifier,
+                # Not the instance identifier: distinct names keep references unambiguous.
+                "name": f"{identifier}-subnets",
                 "description": f"{spec.metadata.name}: private data subnets",
                 "subnet_ids": subnet_ids(spec, "data"),
                 "tags": resource_tags(spec, "db"),
