@@ -25,6 +25,7 @@ from controller.spec.scalars import core, plain
 MAX_BYTES = 1024 * 1024
 MAX_VALUES = 50_000
 MAX_DEPTH = 64
+DEPTH_MESSAGE = f"nesting deeper than {MAX_DEPTH} levels; a stack spec needs far fewer"
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -43,7 +44,7 @@ def format_path(path: Path) -> str:
             out += f"[{part}]"
         else:
             out += f".{clip(part)}" if out else clip(part)
-    return out
+    return out if len(out) <= 120 else f"{out[:58]}...{out[-59:]}"
 
 
 def short_tag(tag: str) -> str:
@@ -265,7 +266,7 @@ class _Builder:
         if len(self.stack) >= MAX_DEPTH:
             raise self.fail(
                 event.start_mark,
-                f"nesting deeper than {MAX_DEPTH} levels; a stack spec needs far fewer",
+                DEPTH_MESSAGE,
                 path,
             )
         self.count_values(1, event.start_mark, path)
@@ -358,7 +359,7 @@ def _syntax_error(source: str, text: str, exc: yaml.YAMLError) -> SpecError:
         line, column = _at(mark)
         problem = exc.problem or exc.context or "invalid YAML"
         if "nesting depth" in problem:
-            return _fail(source, line, column, f"nesting deeper than {MAX_DEPTH} levels")
+            return _fail(source, line, column, DEPTH_MESSAGE)
         if exc.context and exc.problem:
             ctx = exc.context
             if exc.context_mark is not None and exc.context_mark is not mark:
