@@ -79,6 +79,7 @@ CREATE_PREFIXES: dict[str, tuple[str, ...]] = {
     "application-autoscaling": ("RegisterScalableTarget",),
     "cloudwatch": ("PutMetricAlarm",),
     "iam": ("CreateRole",),
+    "cloudfront": ("CreateDistribution",),  # origin access controls take no tags
 }
 DEFAULT_CREATE_PREFIXES = ("Create", "Allocate", "Run")
 
