@@ -133,11 +133,11 @@ async def _utilisation(clients: Any, services: dict[str, ServiceScaling]) -> Non
     if not queries:
         return
     cloudwatch = await clients.client("cloudwatch")
-    end = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
     reply = await cloudwatch.get_metric_data(
         MetricDataQueries=queries[:500],
-        StartTime=end - dt.timedelta(minutes=10),
-        EndTime=end,
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
         ScanBy="TimestampDescending",
     )
     for result in reply.get("MetricDataResults", []):
