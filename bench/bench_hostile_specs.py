@@ -20,12 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the child imports controller even without an editable install
 PORTAL = (ROOT / "specs" / "portal.yaml").read_bytes()
 CORPUS = ROOT / "tests" / "specs" / "invalid"
 
 
 def _services(n: int) -> bytes:
     head = PORTAL.split(b"  services:\n")[0] + b"  services:\n"
+    head = head.replace(b"defaultService: gateway", b"defaultService: svc0")
     rows = (
         f"    - name: svc{i}\n      port: {1024 + i}\n      cpu: 256\n      memory: 512\n"
         for i in range(n)

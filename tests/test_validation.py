@@ -9,6 +9,8 @@ must produce exactly those errors (no more), exit code 1, and the same errors fr
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
 import subprocess
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_stackop
+from tests.conftest import BIN, ROOT, run_stackop
 
 CORPUS = ROOT / "tests" / "specs" / "invalid"
 CASES = sorted(CORPUS.glob("*.yaml"))
@@ -128,6 +130,30 @@ def test_invalid_spec_is_rejected(
     assert errors_of(plan.proc.stderr) == errors
     assert plan.proc.stdout == ""
     assert plan.calls is None or plan.calls.strip() == "", plan.calls
+
+
+def test_call_log_oracle_sees_calls_for_a_valid_spec(tmp_path: Path) -> None:
+    """Control for the test above: the same command on a valid spec does try AWS, and
+    the call log records it, so an empty log there really means no call was made."""
+    log = tmp_path / "calls.jsonl"
+    proc = subprocess.Popen(
+        [str(BIN / "stackop"), "--endpoint-url", dead_endpoint(), "plan", "specs/portal.yaml"],
+        cwd=ROOT,
+        env={**os.environ, "STACKOP_CALL_LOG": str(log), "AWS_MAX_ATTEMPTS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and log.read_text().strip()) and time.monotonic() < deadline:
+            if proc.poll() is not None and not log.exists():
+                break
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    first = json.loads(log.read_text().splitlines()[0])
+    assert first["outcome"] == "error" and first["operation"]
 
 
 def test_validate_reports_every_file(tmp_path: Path) -> None:
