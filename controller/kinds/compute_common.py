@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from controller.engine.kind import KindContext
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, STACK_TAG
@@ -102,7 +103,7 @@ def normalise_policy(doc: Any) -> Any:
     """
     if isinstance(doc, str):
         try:
-            doc = json.loads(doc)
+            doc = json.loads(unquote(doc) if doc.startswith("%7B") else doc)
         except ValueError:
             return doc
     if not isinstance(doc, Mapping):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
 from controller.kinds.compute_common import (
@@ -40,6 +41,16 @@ class EcrRepository(Kind):
 
     def __init__(self) -> None:
         self._tags = TagCache()
+
+    async def _one(self, ctx: KindContext, name: str) -> list[dict[str, Any]]:
+        ecr = await ctx.client("ecr")
+        try:
+            found = await ecr.describe_repositories(repositoryNames=[name])
+        except Exception as exc:
+            if is_not_found(exc):
+                return []
+            raise
+        return list(found.get("repositories", []))
 
     async def _list(self, ctx: KindContext, prefix: str) -> list[dict[str, Any]]:
         ecr = await ctx.client("ecr")
@@ -96,7 +107,7 @@ class EcrRepository(Kind):
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         p = desired.params
-        existing = await self._owned(ctx, await self._list(ctx, p["name"]))
+        existing = await self._owned(ctx, await self._one(ctx, p["name"]))
         if desired.logical_id in existing:
             return existing[desired.logical_id]
         ecr = await ctx.client("ecr")
@@ -130,7 +141,7 @@ class EcrRepository(Kind):
             tags = self._tags_for(ctx, desired)
             await ecr.tag_resource(resourceArn=observed.physical_id, tags=kv_list(tags))
             self._tags.merge(observed.physical_id, observed.private["created"], tags)
-        found = await self._owned(ctx, await self._list(ctx, p["name"]))
+        found = await self._owned(ctx, await self._one(ctx, p["name"]))
         return found[desired.logical_id]
 
     def deletion(self, observed: Observed) -> tuple[DeletionMode, str]:

@@ -72,6 +72,28 @@ class EcsService(Kind):
             services += [s for s in resp.get("services", []) if s.get("status") == "ACTIVE"]
         return services
 
+    async def _named(
+        self, ctx: KindContext, cluster: str, name: str, wanted: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Observed]:
+        """One service by name (the create-time lookup), as `_owned` would see it."""
+        try:
+            services = await self._describe(ctx, cluster, [name])
+        except Exception as exc:
+            if "ClusterNotFound" in str(exc):
+                return {}
+            raise
+        return self._by_logical_id(ctx, services, wanted)
+
+    def _by_logical_id(
+        self, ctx: KindContext, services: list[Any], wanted: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Observed]:
+        found: dict[str, Observed] = {}
+        for svc in services:
+            logical_id = ctx.owns(kv_map(svc.get("tags"), "key", "value"))
+            if logical_id is not None and logical_id not in found:
+                found[logical_id] = self._observed(ctx, logical_id, svc, wanted.get(logical_id))
+        return found
+
     async def _owned(
         self, ctx: KindContext, cluster: str, wanted: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Observed]:
@@ -86,12 +108,7 @@ class EcsService(Kind):
             if "ClusterNotFound" in str(exc):
                 return {}
             raise
-        found: dict[str, Observed] = {}
-        for svc in await self._describe(ctx, cluster, arns):
-            logical_id = ctx.owns(kv_map(svc.get("tags"), "key", "value"))
-            if logical_id is not None and logical_id not in found:
-                found[logical_id] = self._observed(ctx, logical_id, svc, wanted.get(logical_id))
-        return found
+        return self._by_logical_id(ctx, await self._describe(ctx, cluster, arns), wanted)
 
     def _observed(
         self,
@@ -219,7 +236,7 @@ class EcsService(Kind):
         p = desired.params
         # A second create_service with the same name silently replaces the first in moto
         # and fails on AWS: look up first.
-        existing = (await self._owned(ctx, p["cluster"], {desired.logical_id: p})).get(
+        existing = (await self._named(ctx, p["cluster"], p["name"], {desired.logical_id: p})).get(
             desired.logical_id
         )
         if existing is not None:

@@ -35,6 +35,7 @@ class IamRole(Kind):
     iam_actions = (
         "iam:GetAccountAuthorizationDetails",
         "iam:GetRole",
+        "iam:GetRolePolicy",
         "iam:CreateRole",
         "iam:UpdateAssumeRolePolicy",
         "iam:UpdateRole",
@@ -104,7 +105,31 @@ class IamRole(Kind):
         return found
 
     async def _find(self, ctx: KindContext, desired: Resolved) -> Observed | None:
-        return (await self.observe(ctx, [desired])).get(desired.logical_id)
+        """One role by name, read back in full (writes only: a few calls for one role,
+        instead of listing the whole account's authorization details again)."""
+        iam = await ctx.client("iam")
+        name = desired.params["name"]
+        try:
+            role = dict((await iam.get_role(RoleName=name))["Role"])
+            names = (await iam.list_role_policies(RoleName=name)).get("PolicyNames", [])
+            attached = (await iam.list_attached_role_policies(RoleName=name)).get(
+                "AttachedPolicies", []
+            )
+            docs = [
+                (await iam.get_role_policy(RoleName=name, PolicyName=n))["PolicyDocument"]
+                for n in names
+            ]
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if ctx.owns(kv_map(role.get("Tags"))) != desired.logical_id:
+            return None
+        role["RolePolicyList"] = [
+            {"PolicyName": n, "PolicyDocument": d} for n, d in zip(names, docs, strict=True)
+        ]
+        role["AttachedManagedPolicies"] = attached
+        return self._observed(ctx, desired.logical_id, role, desired.params)
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         existing = await self._find(ctx, desired)

@@ -137,12 +137,14 @@ class TaskDefinition(Kind):
     def __init__(self) -> None:
         self._described: dict[str, dict[str, Any]] = {}
 
-    async def _active(self, ctx: KindContext) -> dict[str, list[str]]:
-        """ACTIVE revision ARNs of the stack's candidate families, oldest first."""
+    async def _active(self, ctx: KindContext, family: str | None = None) -> dict[str, list[str]]:
+        """ACTIVE revision ARNs of the stack's candidate families (or one family), oldest
+        first. (ListTaskDefinitions' `familyPrefix` is an exact family name.)"""
         ecs = await ctx.client("ecs")
         families: dict[str, list[tuple[int, str]]] = {}
+        only = {"familyPrefix": family} if family else {}
         async for page in ecs.get_paginator("list_task_definitions").paginate(
-            status="ACTIVE", PaginationConfig={"PageSize": 100}
+            status="ACTIVE", PaginationConfig={"PageSize": 100}, **only
         ):
             for arn in page.get("taskDefinitionArns", []):
                 parsed = parse_arn(arn)
@@ -197,7 +199,9 @@ class TaskDefinition(Kind):
         only: str | None = None,
         wanted: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Observed]:
-        active = {f: arns for f, arns in (await self._active(ctx)).items() if only in (None, f)}
+        active = {
+            f: arns for f, arns in (await self._active(ctx, only)).items() if only in (None, f)
+        }
         latest = await asyncio.gather(*(self._describe(ctx, arns[-1]) for arns in active.values()))
         found: dict[str, Observed] = {}
         for arns, td in zip(active.values(), latest, strict=True):
@@ -235,7 +239,7 @@ class TaskDefinition(Kind):
             ),
         }
         self._described[td["taskDefinitionArn"]] = td
-        active = (await self._active(ctx)).get(p["family"], [td["taskDefinitionArn"]])
+        active = (await self._active(ctx, p["family"])).get(p["family"], [td["taskDefinitionArn"]])
         active = await self._prune(ctx, active, int(p.get("revisions_to_keep", 5)))
         return self._observed(ctx, desired.logical_id, td, active, desired.params)
 
@@ -274,6 +278,7 @@ class TaskDefinition(Kind):
 
     async def delete(self, ctx: KindContext, observed: Observed) -> None:
         ecs = await ctx.client("ecs")
-        arns = (await self._active(ctx)).get(observed.fields["family"], [])
+        family = observed.fields["family"]
+        arns = (await self._active(ctx, family)).get(family, [])
         for arn in arns:
             await ignore_not_found(ecs.deregister_task_definition(taskDefinition=arn))
