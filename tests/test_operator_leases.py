@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.operator_harness import (
+    PORTAL,
+    PORTAL_NAME,
     Operator,
     aws,
     converged,
@@ -112,3 +114,27 @@ def test_each_stack_has_one_reconciler_and_a_killed_one_is_replaced(
         lease = lease_object(endpoint, stack)
         assert lease["holder"] == "" and lease["expiresAt"] == 0, "released on SIGTERM"
     assert any(e.get("event") == "shutdown_done" for e in survivor.logs())
+
+
+def test_sigterm_mid_reconcile_releases_the_lease_and_exits_0(
+    endpoint: str, tmp_path: Path
+) -> None:
+    make_bucket(endpoint, BUCKET)
+    op = Operator(endpoint, BUCKET, tmp_path, "op-term").start(resync=2, poll=1, lease=30)
+    try:
+        aws(endpoint, "s3", "cp", str(PORTAL), f"s3://{BUCKET}/specs/portal.yaml")
+        wait_for(
+            lambda: any(e.get("event") == "action_started" for e in op.logs()),
+            60,
+            "the portal's first write in flight",
+            every=0.05,
+        )
+        code, took = op.stop(signal.SIGTERM)
+    finally:
+        op.kill()
+    assert code == 0
+    assert took < 20, f"took {took:.1f}s to exit after SIGTERM"
+    lease = lease_object(endpoint, PORTAL_NAME)
+    assert lease["holder"] == "" and lease["expiresAt"] == 0
+    done = [e for e in op.logs() if e.get("event") == "shutdown_done"]
+    assert done and PORTAL_NAME in done[0]["released"]

@@ -209,3 +209,43 @@ def test_removed_spec_orphans_the_stack_and_deletes_nothing(
     assert stored["orphaned"] is True
     lease = aws(endpoint, "s3", "cp", f"s3://{BUCKET}/leases/{STACK}.json", "-")
     assert lease["holder"] == "", "the orphaned stack's lease is released"
+
+
+def test_teardown_deletes_the_stack_and_a_failing_stack_does_not_stop_the_others(
+    operator: Operator, endpoint: str, tmp_path: Path
+) -> None:
+    def broken(spec: dict[str, Any]) -> None:
+        small_portal(spec)
+        spec["services"] = spec["services"][:1]
+        # an HTTPS listener with a certificate that does not exist: every reconcile fails
+        spec["loadBalancer"]["certificateArn"] = (
+            "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+        )
+
+    push_text(endpoint, BUCKET, "specs/broken.yaml", spec_text("broken", broken), tmp_path)
+    push_text(endpoint, BUCKET, KEY, spec_text(STACK, network_only), tmp_path)
+    wait_for(lambda: converged(operator, STACK), 60, "the healthy stack converged")
+    doc = wait_for(
+        lambda: (d := operator.status("broken")) and d.get("lastError") and d,
+        60,
+        "the broken stack reports its error",
+    )
+    assert {c["type"]: c["status"] for c in doc["conditions"]}["Synced"] == "False"
+    assert value(operator.metrics(), "stackop_reconcile_total", stack="broken", result="error")
+
+    def teardown(spec: dict[str, Any]) -> None:
+        network_only(spec)
+        spec["teardown"] = True
+
+    push_text(endpoint, BUCKET, KEY, spec_text(STACK, teardown), tmp_path)
+
+    def gone() -> bool:
+        vpcs = aws(
+            endpoint, "ec2", "describe-vpcs", "--filters", f"Name=tag:stackop:stack,Values={STACK}"
+        )["Vpcs"]
+        return not vpcs
+
+    wait_for(gone, 90, "teardown deleted the VPC (and everything in it)")
+    m = operator.metrics()
+    assert value(m, "stackop_actions_total", stack=STACK, action="delete", result="success") >= 10
+    assert value(m, "stackop_actions_held", stack=STACK) == 0
