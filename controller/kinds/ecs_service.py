@@ -61,6 +61,12 @@ class EcsService(Kind):
         {"network.subnets", "network.security_groups", "load_balancers", "service_registries"}
     )
 
+    def normalise(self, path: str, value: Any) -> Any:
+        # Without a load balancer there is no grace period: absent and 0 mean the same.
+        if path == "health_check_grace_period" and not value:
+            return None
+        return value
+
     # --- observe -------------------------------------------------------------------
     async def _describe(self, ctx: KindContext, cluster: str, arns: list[str]) -> list[Any]:
         ecs = await ctx.client("ecs")
