@@ -114,6 +114,18 @@ class Run:
         self.proc.wait(30)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def spec_bytes(name: str) -> bytes:
     data = network_only(portal_data())
     data["metadata"]["name"] = name
@@ -185,7 +197,10 @@ def bench_cycle(resync: float, cycles: int) -> None:
                 time.sleep(0.5)
             mark = len(run.calls.read_text().splitlines())
             seen = len([e for e in run.events() if e.get("event") == "reconcile_done"])
+            cpu0, t0 = cpu_seconds(run.proc.pid), time.monotonic()
             time.sleep(resync * cycles + resync / 2)
+            cpu = (cpu_seconds(run.proc.pid) - cpu0) / (time.monotonic() - t0)
+            rss = rss_mb(run.proc.pid)
             events = [e for e in run.events() if e.get("event") == "reconcile_done"][seen:]
             calls = [json.loads(x) for x in run.calls.read_text().splitlines()[mark:]]
         finally:
@@ -195,6 +210,7 @@ def bench_cycle(resync: float, cycles: int) -> None:
     print(f"Steady-state cycle of the portal ({name}), {len(events)} resyncs of {resync:g}s:")
     print(f"  AWS calls per cycle (all, incl. spec poll and lease renewal): {len(calls) / n:.1f}")
     print(f"  reconcile wall time: median {statistics.median(e['elapsed'] for e in events):.3f}s")
+    print(f"  operator process at rest: CPU {cpu * 100:.1f}% of one core, RSS {rss:.0f} MB")
     print_table(("operation", "calls/cycle"), [(k, f"{v / n:.1f}") for k, v in by_op.most_common()])
 
 

@@ -65,12 +65,13 @@ class SpecSource:
             self.log.error("spec_list_failed", error=self.last_error)
             return
         self.last_error = ""
-        for key, etag in sorted(listing.items()):
-            if self.etags.get(key) != etag:
-                await self._fetch(key, etag)
+        # removals first, so a spec moved to another key is adopted, not orphaned
         for key in sorted(set(self.etags) - set(listing)):
             del self.etags[key]
             await self.handler(SpecEvent(key, "removed"))
+        for key, etag in sorted(listing.items()):
+            if self.etags.get(key) != etag:
+                await self._fetch(key, etag)
         self.polls += 1
 
     async def _list(self) -> dict[str, str]:
