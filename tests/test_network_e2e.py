@@ -287,10 +287,13 @@ def test_portal_network_converges_and_changes_nat_layout(endpoint: str, tmp_path
                 )
     tasks = by_logical_id(live["security_group"])["security_group/tasks"]
     pairs = [
-        (p["FromPort"], g["GroupId"]) for p in tasks["IpPermissions"] for g in p["UserIdGroupPairs"]
+        (p["FromPort"], p["ToPort"], g["GroupId"])
+        for p in tasks["IpPermissions"]
+        for g in p["UserIdGroupPairs"]
     ]
-    assert len(pairs) == 18  # 9 ports, each from the ALB group and from itself
-    assert sum(1 for _, g in pairs if g == tasks["GroupId"]) == 9
+    # The 9 consecutive service ports are one range, from the ALB group and from itself.
+    alb_id = by_logical_id(live["security_group"])["security_group/alb"]["GroupId"]
+    assert sorted(pairs) == sorted([(8000, 8008, alb_id), (8000, 8008, tasks["GroupId"])])
 
 
 # ---------------------------------------------------------------- 2. drift of every kind

@@ -36,14 +36,16 @@ def _rule(
     protocol: str,
     port: int | None,
     *,
+    to_port: int | None = None,
     cidr: str | None = None,
     source: Any = None,
     description: str = "",
 ) -> dict[str, Any]:
+    low = -1 if port is None else port
     rule: dict[str, Any] = {
         "protocol": protocol,
-        "from_port": port if port is not None else -1,
-        "to_port": port if port is not None else -1,
+        "from_port": low,
+        "to_port": low if to_port is None else to_port,
         "description": description,
     }
     if cidr is not None:
@@ -51,6 +53,21 @@ def _rule(
     if source is not None:
         rule["source_group"] = source
     return rule
+
+
+def port_ranges(ports: set[int]) -> list[tuple[int, int]]:
+    """Sorted ports folded into runs of consecutive ports, as (first, last).
+
+    A security group holds at most 60 inbound rules; one rule per run instead of one per
+    port keeps the tasks group small however many services share a port block.
+    """
+    runs: list[tuple[int, int]] = []
+    for port in sorted(ports):
+        if runs and port == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], port)
+        else:
+            runs.append((port, port))
+    return runs
 
 
 ALL_OUT = [_rule("-1", None, cidr=ANYWHERE, description="all outbound")]
@@ -174,7 +191,7 @@ def _private_table(
 
 def _security_groups(spec: StackSpec, stack: str) -> list[DesiredResource]:
     vpc = Ref("vpc", "main")
-    ports = sorted({svc.port for svc in spec.spec.services})
+    runs = port_ranges({svc.port for svc in spec.spec.services})
     groups: dict[str, tuple[str, list[dict[str, Any]]]] = {
         "alb": (
             "load balancer: HTTP and HTTPS from anywhere",
@@ -187,10 +204,18 @@ def _security_groups(spec: StackSpec, stack: str) -> list[DesiredResource]:
             "Fargate tasks: service ports from the load balancer and each other",
             [
                 r
-                for port in ports
+                for first, last in runs
                 for r in (
-                    _rule("tcp", port, source=security_group_id("alb"), description="from ALB"),
-                    _rule("tcp", port, source="self", description="service to service"),
+                    _rule(
+                        "tcp",
+                        first,
+                        to_port=last,
+                        source=security_group_id("alb"),
+                        description="from ALB",
+                    ),
+                    _rule(
+                        "tcp", first, to_port=last, source="self", description="service to service"
+                    ),
                 )
             ],
         ),
