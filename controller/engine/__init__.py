@@ -9,6 +9,7 @@ from controller.engine.executor import (
     Outcome,
 )
 from controller.engine.kind import Delta, FieldChange, Kind, KindContext, Resolved
+from controller.engine.observe import shared_read
 from controller.engine.plan import Action, ActionType, Plan
 from controller.engine.planner import PlanOptions, default_max_deletions, make_plan
 from controller.engine.reconcile import ReconcileResult, plan_stack, reconcile_stack
@@ -42,4 +43,5 @@ __all__ = [
     "make_plan",
     "plan_stack",
     "reconcile_stack",
+    "shared_read",
 ]

@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from controller.engine.graph import kind_waves
 from controller.engine.kind import Kind, KindContext, Resolved
 from controller.engine.resource import DesiredResource, Observed, resolve, resource_key
+
+T = TypeVar("T")
+
+_SHARED: ContextVar[dict[str, asyncio.Future[Any]] | None] = ContextVar(
+    "shared_reads", default=None
+)
+
+
+async def shared_read(key: str, read: Callable[[], Awaitable[T]]) -> T:
+    """The result of `read`, shared by every kind observing in the same `observe_all` pass.
+
+    For an API that answers for several kinds at once (e.g. tags of many resource types
+    in one call): the first caller runs `read`, later ones await the same result. Outside
+    an `observe_all` pass (creates, updates, direct observe calls) it simply reads, so a
+    result is never reused beyond the one observation it belongs to.
+    """
+    memo = _SHARED.get()
+    if memo is None:
+        return await read()
+    if key not in memo:
+        memo[key] = asyncio.ensure_future(read())
+    result: T = await asyncio.shield(memo[key])
+    return result
 
 
 async def observe_all(
@@ -18,6 +43,24 @@ async def observe_all(
     for d in desired:
         by_kind[d.kind].append(d)
     observed: dict[str, Observed] = {}
+    token = _SHARED.set({})
+    try:
+        await _observe_waves(kinds, ctx, desired, by_kind, observed)
+    finally:
+        memo = _SHARED.get() or {}
+        _SHARED.reset(token)
+        for pending in memo.values():
+            pending.cancel()
+    return observed
+
+
+async def _observe_waves(
+    kinds: Mapping[str, Kind],
+    ctx: KindContext,
+    desired: Sequence[DesiredResource],
+    by_kind: Mapping[str, list[DesiredResource]],
+    observed: dict[str, Observed],
+) -> None:
     for wave in kind_waves(desired, kinds):
         outputs = {key: obs.outputs for key, obs in observed.items()}
 
@@ -30,4 +73,3 @@ async def observe_all(
                 observed[resource_key(name, logical_id)] = obs
 
         await asyncio.gather(*(one(name) for name in wave))
-    return observed

@@ -1,16 +1,22 @@
-"""Helpers shared by the load-balancing kinds: tags read in batches, owned-item lookup."""
+"""Helpers shared by the load-balancing kinds: one read of the stack's load-balancing
+tree per observe, tags read in batches, owned-item lookup."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from controller.aws.errors import is_not_found
+from controller.engine import shared_read
 from controller.engine.kind import KindContext
 from controller.kinds.tags_common import tag_list, tag_map
 
 TAG_BATCH = 20
 """DescribeTags takes at most 20 ARNs per call."""
+PAGE = {"PageSize": 400}
+"""The largest page the Describe* calls of load balancing allow."""
 
 
 def name_prefix(stack: str) -> str:
@@ -30,19 +36,95 @@ async def tags_by_arn(ctx: KindContext, arns: Sequence[str]) -> dict[str, dict[s
     }
 
 
-async def owned_items(
-    ctx: KindContext, items: Iterable[Mapping[str, Any]], arn_key: str
-) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+Owned = dict[str, tuple[dict[str, Any], dict[str, str]]]
+
+
+def owned_from(
+    ctx: KindContext,
+    items: Iterable[Mapping[str, Any]],
+    arn_key: str,
+    tags: Mapping[str, Mapping[str, str]],
+) -> Owned:
     """{logical id: (item, tags)} for the items the stack owns; first one wins on duplicates."""
-    listed = list(items)
-    tags = await tags_by_arn(ctx, [i[arn_key] for i in listed])
-    found: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
-    for item in sorted(listed, key=lambda i: str(i.get("CreatedTime", ""))):
-        item_tags = tags.get(item[arn_key], {})
+    found: Owned = {}
+    for item in sorted(items, key=lambda i: str(i.get("CreatedTime", ""))):
+        item_tags = dict(tags.get(item[arn_key], {}))
         logical_id = ctx.owns(item_tags)
         if logical_id is not None and logical_id not in found:
             found[logical_id] = (dict(item), item_tags)
     return found
+
+
+async def owned_items(ctx: KindContext, items: Iterable[Mapping[str, Any]], arn_key: str) -> Owned:
+    """`owned_from` with the items' tags read here (for lookups outside an observe)."""
+    listed = list(items)
+    return owned_from(ctx, listed, arn_key, await tags_by_arn(ctx, [i[arn_key] for i in listed]))
+
+
+@dataclass(frozen=True)
+class ElbTree:
+    """The stack's candidate load balancers (by name prefix), their listeners and rules,
+    its candidate target groups, and the tags of all of them."""
+
+    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    target_groups: list[dict[str, Any]] = field(default_factory=list)
+    listeners: list[dict[str, Any]] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+async def stack_tree(ctx: KindContext) -> ElbTree:
+    """The load-balancing tree, read once per observe pass for the four kinds that share it.
+
+    DescribeTags answers for any mix of load balancers, target groups, listeners and rules,
+    so one packed batch of 20 ARNs serves all four kinds (the portal: one call instead of
+    four). Ownership is still decided per item from its own tags.
+    """
+    return await shared_read(f"elbv2-tree/{ctx.stack}", lambda: _read_tree(ctx))
+
+
+async def _pages(elb: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    try:
+        async for page in elb.get_paginator(operation).paginate(PaginationConfig=PAGE, **kwargs):
+            items += page.get(key, [])
+    except Exception as exc:  # the parent is gone: so are its children
+        if not is_not_found(exc):
+            raise
+    return items
+
+
+async def _read_tree(ctx: KindContext) -> ElbTree:
+    elb = await ctx.client("elbv2")
+    prefix = name_prefix(ctx.stack)
+    lbs, tgs = await asyncio.gather(
+        _pages(elb, "describe_load_balancers", "LoadBalancers"),
+        _pages(elb, "describe_target_groups", "TargetGroups"),
+    )
+    lbs = [
+        lb
+        for lb in lbs
+        if lb["LoadBalancerName"].startswith(prefix) and lb.get("Type") == "application"
+    ]
+    tgs = [tg for tg in tgs if tg["TargetGroupName"].startswith(prefix)]
+    per_lb = await asyncio.gather(
+        *(
+            _pages(elb, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+            for lb in lbs
+        )
+    )
+    listeners = [li for group in per_lb for li in group]
+    per_listener = await asyncio.gather(
+        *(_pages(elb, "describe_rules", "Rules", ListenerArn=li["ListenerArn"]) for li in listeners)
+    )
+    rules = [r for group in per_listener for r in group if not r.get("IsDefault")]
+    arns = (
+        [lb["LoadBalancerArn"] for lb in lbs]
+        + [tg["TargetGroupArn"] for tg in tgs]
+        + [li["ListenerArn"] for li in listeners]
+        + [r["RuleArn"] for r in rules]
+    )
+    return ElbTree(lbs, tgs, listeners, rules, await tags_by_arn(ctx, arns))
 
 
 async def sync_elb_tags(ctx: KindContext, arn: str, tags: Mapping[str, str]) -> None:
@@ -101,26 +183,3 @@ def action_from_aws(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         cfg = first.get("FixedResponseConfig", {})
         return {"type": "fixed-response", "status_code": str(cfg.get("StatusCode", ""))}
     return {"type": str(kind)}
-
-
-async def stack_load_balancers(ctx: KindContext) -> list[str]:
-    """ARNs of the stack's load balancers (for listeners and rules with no desired parent)."""
-    elb = await ctx.client("elbv2")
-    prefix = name_prefix(ctx.stack)
-    items: list[dict[str, Any]] = []
-    async for page in elb.get_paginator("describe_load_balancers").paginate():
-        items += [
-            lb for lb in page.get("LoadBalancers", []) if lb["LoadBalancerName"].startswith(prefix)
-        ]
-    owned = await owned_items(ctx, items, "LoadBalancerArn")
-    return sorted(lb["LoadBalancerArn"] for lb, _ in owned.values())
-
-
-async def stack_listeners(ctx: KindContext) -> list[str]:
-    """ARNs of every listener on the stack's load balancers."""
-    elb = await ctx.client("elbv2")
-    arns: list[str] = []
-    for lb_arn in await stack_load_balancers(ctx):
-        async for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn):
-            arns += [li["ListenerArn"] for li in page.get("Listeners", [])]
-    return sorted(arns)

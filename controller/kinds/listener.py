@@ -14,9 +14,10 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
     action_from_aws,
     action_to_aws,
+    owned_from,
     owned_items,
     parent_arns,
-    stack_load_balancers,
+    stack_tree,
     sync_elb_tags,
 )
 from controller.kinds.tags_common import (
@@ -59,8 +60,14 @@ class Listener(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
-        parents = parent_arns(desired, "load_balancer_arn") or await stack_load_balancers(ctx)
-        owned = await self._owned(ctx, parents)
+        tree = await stack_tree(ctx)
+        owned = owned_from(ctx, tree.listeners, "ListenerArn", tree.tags)
+        read = {li["LoadBalancerArn"] for li in tree.listeners} | {
+            lb["LoadBalancerArn"] for lb in tree.load_balancers
+        }
+        others = [arn for arn in parent_arns(desired, "load_balancer_arn") if arn not in read]
+        if others:  # desired parents outside the stack's name prefix
+            owned = {**await self._owned(ctx, others), **owned}
         return {
             lid: self._observed(ctx, lid, li, tags, params.get(lid))
             for lid, (li, tags) in owned.items()

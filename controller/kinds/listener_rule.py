@@ -15,9 +15,10 @@ from controller.kinds.elbv2_common import (
     action_from_aws,
     action_to_aws,
     forward_action,
+    owned_from,
     owned_items,
     parent_arns,
-    stack_listeners,
+    stack_tree,
     sync_elb_tags,
 )
 from controller.kinds.tags_common import (
@@ -74,8 +75,12 @@ class ListenerRule(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
-        parents = parent_arns(desired, "listener_arn") or await stack_listeners(ctx)
-        owned = await self._owned(ctx, parents)
+        tree = await stack_tree(ctx)
+        owned = owned_from(ctx, tree.rules, "RuleArn", tree.tags)
+        read = {li["ListenerArn"] for li in tree.listeners}
+        others = [arn for arn in parent_arns(desired, "listener_arn") if arn not in read]
+        if others:  # desired parents outside the stack's name prefix
+            owned = {**await self._owned(ctx, others), **owned}
         return {
             lid: self._observed(ctx, lid, rule, tags, params.get(lid))
             for lid, (rule, tags) in owned.items()

@@ -7,7 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.elbv2_common import name_prefix, owned_items, sync_elb_tags
+from controller.kinds.elbv2_common import (
+    name_prefix,
+    owned_from,
+    owned_items,
+    stack_tree,
+    sync_elb_tags,
+)
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -51,7 +57,8 @@ class LoadBalancer(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
-        owned = await self._owned(ctx)
+        tree = await stack_tree(ctx)
+        owned = owned_from(ctx, tree.load_balancers, "LoadBalancerArn", tree.tags)
         results = await asyncio.gather(
             *(
                 self._observed(ctx, lid, lb, tags, params.get(lid))

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.elbv2_common import name_prefix, owned_items
+from controller.kinds.elbv2_common import name_prefix, owned_from, owned_items, stack_tree
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -78,9 +78,11 @@ class TargetGroup(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
+        tree = await stack_tree(ctx)
+        owned = owned_from(ctx, tree.target_groups, "TargetGroupArn", tree.tags)
         return {
             lid: self._observed(ctx, lid, tg, tags, params.get(lid))
-            for lid, (tg, tags) in (await self._owned(ctx)).items()
+            for lid, (tg, tags) in owned.items()
         }
 
     def _observed(
