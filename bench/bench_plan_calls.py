@@ -34,7 +34,9 @@ from controller.spec import load_spec_file
 from controller.stack import StackRunner
 
 
-async def converge_and_measure(endpoint: str, spec_path: Path) -> tuple[int, float, Counter[str], bool]:
+async def converge_and_measure(
+    endpoint: str, spec_path: Path
+) -> tuple[int, float, Counter[str], bool]:
     loaded = load_spec_file(spec_path)
     async with AwsClients(endpoint_url=endpoint) as clients:
         runner = StackRunner(clients)
@@ -72,13 +74,21 @@ def main() -> None:
                 started = time.perf_counter()
                 proc = subprocess.run(
                     [str(BIN / "stackop"), "--endpoint-url", endpoint, "plan", str(spec)],
-                    capture_output=True, text=True,
+                    capture_output=True,
+                    text=True,
                 )
                 cli_seconds = time.perf_counter() - started
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts
-                rows.append([label, calls, f"{seconds:.3f}", f"{cli_seconds:.2f}",
-                             "yes" if clean and proc.returncode == 0 else f"NO (exit {proc.returncode})"])
+                rows.append(
+                    [
+                        label,
+                        calls,
+                        f"{seconds:.3f}",
+                        f"{cli_seconds:.2f}",
+                        "yes" if clean and proc.returncode == 0 else f"NO (exit {proc.returncode})",
+                    ]
+                )
     scope = "networking part" if args.network_only else "whole stack (registered kinds)"
     print(f"No-change plan, {scope}, against moto server")
     print_table(["variant", "AWS calls", "in-process s", "stackop plan s", "clean"], rows)
