@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,17 +54,36 @@ class Call:
     outcome: str
 
 
+KEEP_CALLS = 50_000
+"""Calls kept in memory: a long-running operator makes ~40 a cycle, forever."""
+
+
 @dataclass
 class CallRecorder:
-    calls: list[Call] = field(default_factory=list)
+    """Counts every call; keeps the latest `keep` in memory for `since`/`counts`.
+
+    Marks are positions in the whole history, so they stay valid as old calls drop out.
+    """
+
+    keep: int = KEEP_CALLS
     log_path: str | None = field(default_factory=lambda: os.environ.get("STACKOP_CALL_LOG"))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _calls: deque[Call] = field(init=False)
+    _total: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._calls = deque(maxlen=self.keep)
+
+    @property
+    def calls(self) -> list[Call]:
+        return list(self._calls)
 
     def record(self, service: str, operation: str, outcome: str) -> None:
         call = Call(service, operation, outcome)
         AWS_API_CALLS.labels(service, operation, outcome).inc()
         with self._lock:
-            self.calls.append(call)
+            self._calls.append(call)
+            self._total += 1
             if self.log_path:
                 with open(self.log_path, "a", encoding="utf-8") as fh:
                     fh.write(
@@ -80,16 +99,19 @@ class CallRecorder:
                     )
 
     def mark(self) -> int:
-        return len(self.calls)
+        return self._total
 
     def since(self, mark: int) -> list[Call]:
-        return self.calls[mark:]
+        with self._lock:
+            kept = list(self._calls)
+            first = self._total - len(kept)
+        return kept[max(0, mark - first) :]
 
     def counts(self, since: int = 0) -> Counter[str]:
-        return Counter(f"{c.service}:{c.operation}" for c in self.calls[since:])
+        return Counter(f"{c.service}:{c.operation}" for c in self.since(since))
 
     def writes(self, since: int = 0) -> list[Call]:
-        return [c for c in self.calls[since:] if is_write(c.operation)]
+        return [c for c in self.since(since) if is_write(c.operation)]
 
 
 def outcome_of(parsed: Any, exception: BaseException | None) -> str:
