@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from controller.aws import AwsClients
+from controller.engine import KindContext, PlanOptions, plan_stack
 from controller.operator import http, metrics
 from controller.operator.config import OperatorConfig
 from controller.operator.leases import LeaseManager
@@ -264,6 +265,31 @@ class Operator:
             return False, f"AWS not reachable: {self.source.last_error}"
         return True, f"ok: {len(self.stacks)} stack(s)"
 
+    async def warm_up(self) -> None:
+        """Create every kind's AWS client now (no API call), not in the first reconcile."""
+        services = {kind.service for kind in self.reconciler.runner.kinds.values()}
+        services |= {"s3", "sqs"} if self.config.queue_url else {"s3"}
+
+        async def one(service: str) -> None:
+            # a kind's `service` is its IAM prefix, not always a client name: best effort
+            with contextlib.suppress(Exception):
+                await self.clients.client(service)
+
+        await asyncio.gather(*(one(s) for s in sorted(services)))
+
+    async def warm_observe(self) -> None:
+        """One read-only observe of an empty stack, so every client's first-call cost
+        (models, endpoint rules, connections: ~2 s together) is not paid by the first
+        reconcile of a pushed spec."""
+        started = time.monotonic()
+        ctx = KindContext(stack="stackop-warm-up", spec_version="0", clients=self.clients)
+        try:
+            await plan_stack(self.reconciler.runner.kinds, ctx, [], PlanOptions())
+        except Exception as exc:
+            self.log.warning("warm_up_failed", error=str(exc))
+            return
+        self.log.info("warmed_up", elapsed=round(time.monotonic() - started, 3))
+
     def guarded(self, name: str, factory: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         async def run() -> None:
             try:
@@ -280,6 +306,8 @@ class Operator:
         cfg = self.config
         app = http.make_app(self.status, self.healthy, self.ready)
         site = await http.start(app, cfg.host, cfg.port)
+        await self.warm_up()
+        await self.warm_observe()
         self.log.info(
             "operator_started",
             bucket=cfg.bucket,
