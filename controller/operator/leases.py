@@ -163,6 +163,10 @@ class LeaseManager:
         except Exception as exc:
             self.log.warning("lease_release_failed", stack=stack, error=str(exc))
 
-    async def release_all(self) -> None:
-        for stack in list(self.held):
-            await self.release(stack)
+    async def release_all(self, timeout: float = 4.0) -> None:
+        """Release every lease concurrently; one that cannot be written in time expires."""
+        stacks = sorted(self.held)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(self.release(s) for s in stacks)), timeout)
+        except TimeoutError:
+            self.log.warning("lease_release_timeout", stacks=stacks)
