@@ -9,10 +9,11 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import aioboto3
-from botocore.config import Config
+from aiobotocore.config import AioConfig
 
 from controller.aws.calls import CallRecorder, outcome_of
 from controller.aws.faults import FaultInjector, FaultPlan
+from controller.aws.tls import SharedTlsSession
 
 DEFAULT_REGION = "us-east-1"
 
@@ -33,7 +34,8 @@ class AwsClients:
         self.endpoint_url = endpoint_url or None
         self.recorder = recorder or CallRecorder()
         self._session = aioboto3.Session(region_name=self.region)
-        self._config = Config(
+        self._config = AioConfig(
+            http_session_cls=SharedTlsSession,
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
