@@ -166,9 +166,15 @@ def correct_drift(op: Operator, endpoint: str, kind: str, inject: Drift) -> None
     wait_for(corrected, 15, f"{kind} drift corrected", every=0.1)
     after = op.metrics()
     assert value(after, "stackop_drift_detected_total", stack=PORTAL_NAME, kind=kind) > detected0
+
     # The gauge shows the drift as observed until the follow-up observe (1 s after the
     # correcting write) confirms it is gone.
-    wait_for(lambda: max(seen) >= 1 or None, 1, "drift gauge seen above 0")
+    def gauge_seen() -> bool:
+        m = op.metrics()
+        seen.append(value(m, "stackop_drifted_resources", stack=PORTAL_NAME, kind=kind))
+        return max(seen) >= 1
+
+    wait_for(gauge_seen, 1, "drift gauge seen above 0", every=0.05)
     wait_for(gone, 10, f"{kind} out-of-band change reverted in AWS")
     wait_for(lambda: converged(op, PORTAL_NAME), 15, "drifted resources back to 0")
     drift_logs = [e for e in op.logs() if e.get("event") == "drift" and e.get("kind") == kind]
