@@ -335,13 +335,14 @@ class Operator:
         started = time.monotonic()
         self.log.info("shutdown_started", in_flight=sorted(self.queue.in_flight))
         self.queue.shut_down()
-        for task in loops:
-            task.cancel()
+        for task in loops:  # lease renewal goes on while in-flight reconciles finish
+            if task.get_name() != "leases":
+                task.cancel()
         deadline = started + self.config.shutdown_grace
         while self.queue.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         abandoned = sorted(self.queue.in_flight)
-        for task in workers:
+        for task in [*workers, *loops]:
             task.cancel()
         await asyncio.gather(*loops, *workers, return_exceptions=True)
         held = sorted(self.leases.held)
