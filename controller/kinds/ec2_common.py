@@ -1,13 +1,14 @@
-"""Helpers shared by the EC2-based kinds: ownership filters, paginated reads, tags."""
+"""Helpers shared by the EC2-based kinds: ownership filters, paginated reads, tag writes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.aws.errors import error_code, is_not_found
-from controller.engine.kind import KindContext, Resolved
+from controller.engine.kind import KindContext
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, OWNER_VALUE, STACK_TAG
+from controller.kinds.tags_common import desired_tags, tag_map
 
 
 def owner_filters(ctx: KindContext) -> list[dict[str, Any]]:
@@ -19,22 +20,6 @@ def owner_filters(ctx: KindContext) -> list[dict[str, Any]]:
 
 def logical_id_filter(kind: str, logical_id: str) -> dict[str, Any]:
     return {"Name": f"tag:{LOGICAL_ID_TAG}", "Values": [f"{kind}/{logical_id}"]}
-
-
-def tag_map(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or ()}
-
-
-OWNERSHIP_KEYS = frozenset({OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG})
-
-
-def desired_tags(
-    ctx: KindContext, kind: str, logical_id: str, params: Mapping[str, Any] | None = None
-) -> dict[str, str]:
-    """Tags to write: the context's defaults, then the desired `tags` param; ownership wins."""
-    base = ctx.tags(kind, logical_id)
-    wanted = dict((params or {}).get("tags") or {})
-    return {**base, **wanted, **{k: base[k] for k in OWNERSHIP_KEYS}}
 
 
 def desired_tag_list(
@@ -52,29 +37,6 @@ def tag_spec(
 ) -> list[Any]:
     tags = desired_tag_list(ctx, kind, logical_id, params)
     return [{"ResourceType": resource_type, "Tags": tags}]
-
-
-def managed_tags(
-    ctx: KindContext, kind: str, logical_id: str, params: Mapping[str, Any] | None = None
-) -> dict[str, str]:
-    """The tags we own on a resource, except the ownership tags that find it."""
-    tags = desired_tags(ctx, kind, logical_id, params)
-    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS}
-
-
-def live_managed_tags(
-    ctx: KindContext,
-    kind: str,
-    logical_id: str,
-    live: Mapping[str, str],
-    params: Mapping[str, Any] | None = None,
-) -> dict[str, str | None]:
-    """Live values of the tag keys we manage (None where missing): extra tags are not ours."""
-    return {k: live.get(k) for k in managed_tags(ctx, kind, logical_id, params)}
-
-
-def params_by_id(desired: Sequence[Resolved]) -> dict[str, Mapping[str, Any]]:
-    return {d.logical_id: d.params for d in desired}
 
 
 async def describe_owned(
@@ -133,15 +95,6 @@ async def sync_tags(
     ec2 = await ctx.client("ec2")
     tags = desired_tag_list(ctx, kind, logical_id, params)
     await ec2.create_tags(Resources=[resource_id], Tags=tags)
-
-
-async def ignore_not_found(coro: Any) -> None:
-    """Await an idempotent delete: a resource that is already gone is success."""
-    try:
-        await coro
-    except Exception as exc:
-        if not is_not_found(exc):
-            raise
 
 
 async def ignore_codes(coro: Any, *codes: str) -> None:

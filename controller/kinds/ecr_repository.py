@@ -13,15 +13,8 @@ from typing import Any
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
-from controller.kinds.compute_common import (
-    RETAIN_NOTE,
-    RETAIN_TAG,
-    TagCache,
-    kv_list,
-    kv_map,
-    write_tags,
-)
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
+from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
 class EcrRepository(Kind):
@@ -65,7 +58,7 @@ class EcrRepository(Kind):
         ecr = await ctx.client("ecr")
 
         async def fetch(arn: str) -> dict[str, str]:
-            return kv_map((await ecr.list_tags_for_resource(resourceArn=arn)).get("tags"))
+            return tag_map((await ecr.list_tags_for_resource(resourceArn=arn)).get("tags"))
 
         tags = await self._tags.tags_of(
             ((r["repositoryArn"], str(r.get("createdAt"))) for r in repos), fetch
@@ -101,7 +94,7 @@ class EcrRepository(Kind):
     def _tags_for(self, ctx: KindContext, desired: Resolved) -> dict[str, str]:
         retain = "true" if desired.params.get("retain_on_delete", True) else "false"
         return {
-            **write_tags(ctx, self.name, desired.logical_id, desired.params),
+            **desired_tags(ctx, self.name, desired.logical_id, desired.params),
             RETAIN_TAG: retain,
         }
 
@@ -117,7 +110,7 @@ class EcrRepository(Kind):
                 repositoryName=p["name"],
                 imageScanningConfiguration={"scanOnPush": bool(p["scan_on_push"])},
                 imageTagMutability=p["image_tag_mutability"],
-                tags=kv_list(tags),
+                tags=tag_list(tags),
             )
         )["repository"]
         self._tags.put(repo["repositoryArn"], str(repo.get("createdAt")), tags)
@@ -139,7 +132,7 @@ class EcrRepository(Kind):
             )
         if delta.changed("retain_on_delete"):
             tags = self._tags_for(ctx, desired)
-            await ecr.tag_resource(resourceArn=observed.physical_id, tags=kv_list(tags))
+            await ecr.tag_resource(resourceArn=observed.physical_id, tags=tag_list(tags))
             self._tags.merge(observed.physical_id, observed.private["created"], tags)
         found = await self._owned(ctx, await self._one(ctx, p["name"]))
         return found[desired.logical_id]

@@ -9,14 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.compute_common import (
-    kv_list,
-    kv_map,
-    managed_tag_values,
+from controller.kinds.tags_common import (
+    desired_tags,
+    ignore_not_found,
+    live_tags,
     params_by_id,
-    write_tags,
+    tag_list,
+    tag_map,
 )
-from controller.kinds.ec2_common import ignore_not_found
 
 
 def strategy_params(items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ class EcsCluster(Kind):
         params: Mapping[str, Any] | None = None,
     ) -> Observed:
         settings = {s["name"]: s["value"] for s in cluster.get("settings", [])}
-        tags = kv_map(cluster.get("tags"), "key", "value")
+        tags = tag_map(cluster.get("tags"), "key", "value")
         return Observed(
             logical_id=logical_id,
             physical_id=cluster["clusterArn"],
@@ -78,7 +78,7 @@ class EcsCluster(Kind):
                 "default_strategy": strategy_params(
                     cluster.get("defaultCapacityProviderStrategy", [])
                 ),
-                "tags": managed_tag_values(ctx, self.name, logical_id, tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, tags, params),
             },
             outputs={"arn": cluster["clusterArn"], "name": cluster["clusterName"]},
             ready=cluster.get("status") == "ACTIVE",
@@ -89,7 +89,7 @@ class EcsCluster(Kind):
         cluster = await self._describe(ctx, ctx.stack)
         if cluster is None:
             return {}
-        logical_id = ctx.owns(kv_map(cluster.get("tags"), "key", "value"))
+        logical_id = ctx.owns(tag_map(cluster.get("tags"), "key", "value"))
         if logical_id is None:
             return {}
         return {
@@ -102,7 +102,7 @@ class EcsCluster(Kind):
         p = desired.params
         existing = await self._describe(ctx, p["name"])
         if existing is not None:
-            owner = ctx.owns(kv_map(existing.get("tags"), "key", "value"))
+            owner = ctx.owns(tag_map(existing.get("tags"), "key", "value"))
             if owner != desired.logical_id:
                 raise RuntimeError(f"ECS cluster {p['name']} exists and is not this stack's")
             return self._observed(ctx, desired.logical_id, existing, desired.params)
@@ -112,8 +112,8 @@ class EcsCluster(Kind):
             settings=[{"name": "containerInsights", "value": p["container_insights"]}],
             capacityProviders=list(p["capacity_providers"]),
             defaultCapacityProviderStrategy=strategy_api(p["default_strategy"]),
-            tags=kv_list(
-                write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+            tags=tag_list(
+                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
             ),
         )
         return self._observed(ctx, desired.logical_id, created["cluster"], desired.params)
@@ -138,8 +138,8 @@ class EcsCluster(Kind):
         if delta.changed("tags"):
             await ecs.tag_resource(
                 resourceArn=arn,
-                tags=kv_list(
-                    write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+                tags=tag_list(
+                    desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
                 ),
             )
         cluster = await self._describe(ctx, p["name"])

@@ -19,14 +19,14 @@ from typing import Any
 
 from controller.engine import UNKNOWN, Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.diff import diff
-from controller.kinds.compute_common import (
-    kv_list,
-    kv_map,
-    managed_tag_values,
+from controller.kinds.tags_common import (
+    desired_tags,
+    ignore_not_found,
+    live_tags,
     params_by_id,
-    write_tags,
+    tag_list,
+    tag_map,
 )
-from controller.kinds.ec2_common import ignore_not_found
 
 BATCH = 10
 
@@ -95,7 +95,7 @@ class EcsService(Kind):
     ) -> dict[str, Observed]:
         found: dict[str, Observed] = {}
         for svc in services:
-            logical_id = ctx.owns(kv_map(svc.get("tags"), "key", "value"))
+            logical_id = ctx.owns(tag_map(svc.get("tags"), "key", "value"))
             if logical_id is not None and logical_id not in found:
                 found[logical_id] = self._observed(ctx, logical_id, svc, wanted.get(logical_id))
         return found
@@ -127,7 +127,7 @@ class EcsService(Kind):
         dep = s.get("deploymentConfiguration") or {}
         breaker = dep.get("deploymentCircuitBreaker") or {}
         cluster = str(s.get("clusterArn", "")).rsplit("/", 1)[-1]
-        tags = kv_map(s.get("tags"), "key", "value")
+        tags = tag_map(s.get("tags"), "key", "value")
         fields: dict[str, Any] = {
             "name": s["serviceName"],
             "cluster": cluster,
@@ -160,7 +160,7 @@ class EcsService(Kind):
             "health_check_grace_period": s.get("healthCheckGracePeriodSeconds"),
             "propagate_tags": s.get("propagateTags", "NONE"),
             "enable_ecs_managed_tags": bool(s.get("enableECSManagedTags", False)),
-            "tags": managed_tag_values(ctx, self.name, logical_id, tags, params),
+            "tags": live_tags(ctx, self.name, logical_id, tags, params),
         }
         return Observed(
             logical_id=logical_id,
@@ -254,8 +254,8 @@ class EcsService(Kind):
             serviceName=p["name"],
             desiredCount=int(count),
             schedulingStrategy="REPLICA",
-            tags=kv_list(
-                write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+            tags=tag_list(
+                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
             ),
             **self._mutable_args(p),
         )
@@ -297,8 +297,8 @@ class EcsService(Kind):
         if delta.changed("tags"):
             await ecs.tag_resource(
                 resourceArn=observed.physical_id,
-                tags=kv_list(
-                    write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+                tags=tag_list(
+                    desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
                 ),
             )
         (svc,) = await self._describe(ctx, p["cluster"], [observed.physical_id])

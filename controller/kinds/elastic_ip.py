@@ -10,15 +10,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Retr
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 IN_USE = "InvalidIPAddress.InUse"
 
@@ -50,11 +47,11 @@ class ElasticIp(Kind):
         params: Mapping[str, Any] | None,
     ) -> Observed:
         allocation_id = address["AllocationId"]
-        live_tags = tag_map(address.get("Tags"))
+        current = tag_map(address.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=allocation_id,
-            fields={"tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params)},
+            fields={"tags": live_tags(ctx, self.name, logical_id, current, params)},
             outputs={
                 "id": allocation_id,
                 "allocation_id": allocation_id,

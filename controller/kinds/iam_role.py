@@ -13,16 +13,15 @@ from typing import Any
 
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.compute_common import (
-    kv_list,
-    kv_map,
-    managed_tag_values,
-    normalise_policy,
+from controller.kinds.compute_common import normalise_policy, policy_json
+from controller.kinds.tags_common import (
+    desired_tags,
+    ignore_not_found,
+    live_tags,
     params_by_id,
-    policy_json,
-    write_tags,
+    tag_list,
+    tag_map,
 )
-from controller.kinds.ec2_common import ignore_not_found
 
 
 def role_path(stack: str) -> str:
@@ -74,7 +73,7 @@ class IamRole(Kind):
         role: dict[str, Any],
         params: Mapping[str, Any] | None = None,
     ) -> Observed:
-        tags = kv_map(role.get("Tags"))
+        tags = tag_map(role.get("Tags"))
         policies = {
             p["PolicyName"]: normalise_policy(p["PolicyDocument"])
             for p in role.get("RolePolicyList", [])
@@ -90,7 +89,7 @@ class IamRole(Kind):
                 "managed_policies": sorted(
                     p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])
                 ),
-                "tags": managed_tag_values(ctx, self.name, logical_id, tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, tags, params),
             },
             outputs={"arn": role["Arn"], "name": role["RoleName"]},
         )
@@ -99,7 +98,7 @@ class IamRole(Kind):
         wanted = params_by_id(desired)
         found: dict[str, Observed] = {}
         for role in await self._roles(ctx):
-            logical_id = ctx.owns(kv_map(role.get("Tags")))
+            logical_id = ctx.owns(tag_map(role.get("Tags")))
             if logical_id is not None and logical_id not in found:
                 found[logical_id] = self._observed(ctx, logical_id, role, wanted.get(logical_id))
         return found
@@ -123,7 +122,7 @@ class IamRole(Kind):
             if is_not_found(exc):
                 return None
             raise
-        if ctx.owns(kv_map(role.get("Tags"))) != desired.logical_id:
+        if ctx.owns(tag_map(role.get("Tags"))) != desired.logical_id:
             return None
         role["RolePolicyList"] = [
             {"PolicyName": n, "PolicyDocument": d} for n, d in zip(names, docs, strict=True)
@@ -142,7 +141,7 @@ class IamRole(Kind):
             Path=p["path"],
             AssumeRolePolicyDocument=policy_json(p["assume_role_policy"]),
             Description=p.get("description", ""),
-            Tags=kv_list(write_tags(ctx, self.name, desired.logical_id, desired.params)),
+            Tags=tag_list(desired_tags(ctx, self.name, desired.logical_id, desired.params)),
         )
         for name, doc in p["inline_policies"].items():
             await iam.put_role_policy(
@@ -180,7 +179,7 @@ class IamRole(Kind):
         if delta.changed("tags"):
             await iam.tag_role(
                 RoleName=name,
-                Tags=kv_list(write_tags(ctx, self.name, desired.logical_id, desired.params)),
+                Tags=tag_list(desired_tags(ctx, self.name, desired.logical_id, desired.params)),
             )
         found = await self._find(ctx, desired)
         assert found is not None

@@ -10,15 +10,12 @@ from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
     ignore_codes,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 ATTACHED = frozenset({"attaching", "attached", "available"})
 NOT_ATTACHED = "Gateway.NotAttached"
@@ -59,13 +56,13 @@ class InternetGateway(Kind):
         params: Mapping[str, Any] | None,
     ) -> Observed:
         igw_id = igw["InternetGatewayId"]
-        live_tags = tag_map(igw.get("Tags"))
+        current = tag_map(igw.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=igw_id,
             fields={
                 "vpc_id": attached_vpc(igw),
-                "tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, current, params),
             },
             outputs={"id": igw_id},
         )

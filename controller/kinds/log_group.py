@@ -12,8 +12,8 @@ from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
-from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG, TagCache, write_tags
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
+from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found
 
 
 def _arn(group: dict[str, Any]) -> str:
@@ -90,7 +90,7 @@ class LogGroup(Kind):
     def _tags_for(self, ctx: KindContext, desired: Resolved) -> dict[str, str]:
         retain = "true" if desired.params.get("retain_on_delete", True) else "false"
         return {
-            **write_tags(ctx, self.name, desired.logical_id, desired.params),
+            **desired_tags(ctx, self.name, desired.logical_id, desired.params),
             RETAIN_TAG: retain,
         }
 

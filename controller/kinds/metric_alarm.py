@@ -10,8 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.compute_common import TagCache, kv_list, kv_map, write_tags
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
 class MetricAlarm(Kind):
@@ -44,7 +43,7 @@ class MetricAlarm(Kind):
         alarms = await self._alarms(ctx, prefix)
 
         async def fetch(arn: str) -> dict[str, str]:
-            return kv_map((await cw.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
+            return tag_map((await cw.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
 
         # An alarm's ARN is its name; the configuration timestamp changes on every put,
         # so ownership is cached by ARN alone.
@@ -85,7 +84,9 @@ class MetricAlarm(Kind):
         p = desired.params
         extra: dict[str, Any] = {}
         if tags:
-            extra["Tags"] = kv_list(write_tags(ctx, self.name, desired.logical_id, desired.params))
+            extra["Tags"] = tag_list(
+                desired_tags(ctx, self.name, desired.logical_id, desired.params)
+            )
         await cw.put_metric_alarm(
             AlarmName=p["alarm_name"],
             Namespace=p["namespace"],

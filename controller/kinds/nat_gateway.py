@@ -9,15 +9,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 GONE = frozenset({"deleted", "deleting", "failed"})
 """States of gateways that no longer count: a replacement may be created beside them."""
@@ -65,14 +62,14 @@ class NatGateway(Kind):
     ) -> Observed:
         nat_id = nat["NatGatewayId"]
         state = str(nat.get("State", ""))
-        live_tags = tag_map(nat.get("Tags"))
+        current = tag_map(nat.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=nat_id,
             fields={
                 "subnet_id": nat.get("SubnetId"),
                 "allocation_id": allocation_of(nat),
-                "tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, current, params),
             },
             outputs={"id": nat_id},
             ready=state == "available",

@@ -17,15 +17,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 TARGETS = {
     "gateway_id": "GatewayId",
@@ -131,7 +128,7 @@ class RouteTable(Kind):
     ) -> Observed:
         table_id = table["RouteTableId"]
         assoc = associations(table)
-        live_tags = tag_map(table.get("Tags"))
+        current = tag_map(table.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=table_id,
@@ -139,7 +136,7 @@ class RouteTable(Kind):
                 "vpc_id": table["VpcId"],
                 "routes": live_routes(table),
                 "subnet_ids": sorted(assoc),
-                "tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, current, params),
             },
             outputs={"id": table_id},
             private={"associations": assoc},

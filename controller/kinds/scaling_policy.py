@@ -17,7 +17,7 @@ from controller.kinds.compute_common import (
     stack_service,
     target_key,
 )
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.tags_common import ignore_not_found
 
 
 def _resource_id(target: str) -> str:

@@ -13,14 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.compute_common import (
-    SCALING_DIMENSION as DIMENSION,
-)
-from controller.kinds.compute_common import (
-    SCALING_NAMESPACE as NAMESPACE,
-)
-from controller.kinds.compute_common import stack_service, target_key, write_tags
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.compute_common import SCALING_DIMENSION as DIMENSION
+from controller.kinds.compute_common import SCALING_NAMESPACE as NAMESPACE
+from controller.kinds.compute_common import stack_service, target_key
+from controller.kinds.tags_common import desired_tags, ignore_not_found
 
 
 class ScalingTarget(Kind):
@@ -82,7 +78,7 @@ class ScalingTarget(Kind):
         p = desired.params
         extra: dict[str, Any] = {}
         if tags:
-            extra["Tags"] = write_tags(ctx, self.name, desired.logical_id, desired.params)
+            extra["Tags"] = desired_tags(ctx, self.name, desired.logical_id, desired.params)
         await aas.register_scalable_target(
             ServiceNamespace=NAMESPACE,
             ResourceId=p["resource_id"],

@@ -15,15 +15,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 SELF = "self"
 PEERS = ("cidr", "source_group", "prefix_list")
@@ -148,7 +145,7 @@ class SecurityGroup(Kind):
         params: Mapping[str, Any] | None,
     ) -> Observed:
         group_id = group["GroupId"]
-        live_tags = tag_map(group.get("Tags"))
+        current = tag_map(group.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=group_id,
@@ -158,7 +155,7 @@ class SecurityGroup(Kind):
                 "description": group.get("Description", ""),
                 "ingress": unfold(group.get("IpPermissions") or (), group_id),
                 "egress": unfold(group.get("IpPermissionsEgress") or (), group_id),
-                "tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, current, params),
             },
             outputs={
                 "id": group_id,

@@ -13,7 +13,7 @@ from typing import Any
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
-from controller.kinds.compute_common import TagCache, kv_list, kv_map, write_tags
+from controller.kinds.tags_common import TagCache, desired_tags, tag_list, tag_map
 
 
 class ServiceDiscoveryNamespace(Kind):
@@ -46,7 +46,7 @@ class ServiceDiscoveryNamespace(Kind):
             namespaces += page.get("Namespaces", [])
 
         async def fetch(arn: str) -> dict[str, str]:
-            return kv_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
+            return tag_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
 
         tags = await self._tags.tags_of(
             ((n["Arn"], str(n.get("CreateDate"))) for n in namespaces), fetch
@@ -88,7 +88,7 @@ class ServiceDiscoveryNamespace(Kind):
             Vpc=p["vpc_id"],
             Description=p.get("description", ""),
             CreatorRequestId=ctx.token(self.name, desired.logical_id),
-            Tags=kv_list(write_tags(ctx, self.name, desired.logical_id, desired.params)),
+            Tags=tag_list(desired_tags(ctx, self.name, desired.logical_id, desired.params)),
         )
         await self._wait(ctx, op["OperationId"])
         return (await self._owned(ctx))[desired.logical_id]

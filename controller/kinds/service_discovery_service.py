@@ -12,8 +12,7 @@ from typing import Any
 
 from controller.engine import UNKNOWN, Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
-from controller.kinds.compute_common import TagCache, kv_list, kv_map, write_tags
-from controller.kinds.ec2_common import ignore_not_found
+from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
 def _dns(p: Any) -> dict[str, Any]:
@@ -50,7 +49,7 @@ class ServiceDiscoveryService(Kind):
                 services += page.get("Services", [])
 
             async def fetch(arn: str) -> dict[str, str]:
-                return kv_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
+                return tag_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
 
             tags = await self._tags.tags_of(
                 ((s["Arn"], str(s.get("CreateDate"))) for s in services), fetch
@@ -105,7 +104,7 @@ class ServiceDiscoveryService(Kind):
                 CreatorRequestId=ctx.token(self.name, desired.logical_id),
                 DnsConfig=_dns(p),
                 HealthCheckCustomConfig={"FailureThreshold": int(p["failure_threshold"])},
-                Tags=kv_list(write_tags(ctx, self.name, desired.logical_id, desired.params)),
+                Tags=tag_list(desired_tags(ctx, self.name, desired.logical_id, desired.params)),
             )
         )["Service"]
         return self._observed(desired.logical_id, p["namespace_id"], svc)

@@ -9,15 +9,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
-    params_by_id,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 
 class Subnet(Kind):
@@ -46,7 +43,7 @@ class Subnet(Kind):
         subnet: Mapping[str, Any],
         params: Mapping[str, Any] | None,
     ) -> Observed:
-        live_tags = tag_map(subnet.get("Tags"))
+        current = tag_map(subnet.get("Tags"))
         return Observed(
             logical_id=logical_id,
             physical_id=subnet["SubnetId"],
@@ -55,7 +52,7 @@ class Subnet(Kind):
                 "cidr_block": subnet["CidrBlock"],
                 "availability_zone": subnet["AvailabilityZone"],
                 "map_public_ip_on_launch": bool(subnet.get("MapPublicIpOnLaunch", False)),
-                "tags": live_managed_tags(ctx, self.name, logical_id, live_tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, current, params),
             },
             outputs={"id": subnet["SubnetId"], "cidr_block": subnet["CidrBlock"]},
             ready=subnet.get("State", "available") == "available",

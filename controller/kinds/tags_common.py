@@ -1,4 +1,4 @@
-"""Tag helpers for the data and edge kinds (RDS, ELB, S3, CloudFront).
+"""Tag helpers shared by every kind: conversions, the tags we write, ownership reads.
 
 The tags we write are the context's (user tags, Name, ownership) plus the desired
 `tags` param; ownership tags always win. Only the keys we write are compared, so
@@ -7,18 +7,28 @@ tags others add are never drift.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from controller.aws.errors import is_not_found
-from controller.engine.kind import KindContext, Resolved
+from controller.engine.kind import KindContext
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, STACK_TAG
 
 OWNERSHIP_KEYS = frozenset({OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG})
 
 
-def tag_map(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or ()}
+def tag_map(
+    tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
+    """`[{"Key": k, "Value": v}]` (or other key names, e.g. ECS's key/value) -> `{k: v}`."""
+    return {t[key]: t[value] for t in tags or ()}
+
+
+def tag_list(
+    tags: Mapping[str, str], key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in tags.items()]
 
 
 def desired_tags(
@@ -28,13 +38,10 @@ def desired_tags(
     params: Mapping[str, Any] | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """Tags to write: the context's, then the desired `tags` param; ownership wins."""
     base = ctx.tags(kind, logical_id)
     wanted = dict((params or {}).get("tags") or {})
     return {**base, **wanted, **(extra or {}), **{k: base[k] for k in OWNERSHIP_KEYS}}
-
-
-def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def live_tags(
@@ -49,15 +56,48 @@ def live_tags(
     return {k: live.get(k) for k in keys}
 
 
-def params_by_id(desired: Sequence[Resolved]) -> dict[str, Mapping[str, Any]]:
+def params_by_id(desired: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
     return {d.logical_id: d.params for d in desired}
 
 
 async def ignore_not_found(coro: Any) -> Any:
-    """Await an idempotent call: a resource that is already gone is success."""
+    """Await an idempotent call: a resource that is already gone is success (None)."""
     try:
         return await coro
     except Exception as exc:
         if not is_not_found(exc):
             raise
         return None
+
+
+class TagCache:
+    """Tags per resource, read once per (ARN, creation time) and kept for the process.
+
+    For APIs that list resources without their tags (ECR, CloudWatch Logs, Cloud Map,
+    CloudWatch alarms), where the kind reads only tags we write and nobody else should
+    change: ownership, written in the create call, and our own policy tags. An ARN
+    recreated under the same name has a new creation time, so it is read again. Not
+    for kinds that compare user tags for drift: a cache would hide a changed tag.
+    """
+
+    def __init__(self) -> None:
+        self._tags: dict[tuple[str, str], dict[str, str]] = {}
+
+    async def tags_of(
+        self,
+        items: Iterable[tuple[str, str]],
+        fetch: Callable[[str], Awaitable[dict[str, str]]],
+    ) -> dict[str, dict[str, str]]:
+        """{arn: tags} for (arn, created) pairs; fetches only the ones not seen yet."""
+        pairs = list(items)
+        missing = [p for p in pairs if p not in self._tags]
+        fetched = await asyncio.gather(*(fetch(arn) for arn, _ in missing))
+        for pair, tags in zip(missing, fetched, strict=True):
+            self._tags[pair] = tags
+        return {arn: self._tags[(arn, created)] for arn, created in pairs}
+
+    def put(self, arn: str, created: str, tags: Mapping[str, str]) -> None:
+        self._tags[(arn, created)] = dict(tags)
+
+    def merge(self, arn: str, created: str, tags: Mapping[str, str]) -> None:
+        self._tags[(arn, created)] = {**self._tags.get((arn, created), {}), **tags}

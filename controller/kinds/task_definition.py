@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.compute_common import (
-    kv_list,
-    kv_map,
-    managed_tag_values,
+from controller.kinds.tags_common import (
+    desired_tags,
+    ignore_not_found,
+    live_tags,
     params_by_id,
-    write_tags,
+    tag_list,
+    tag_map,
 )
-from controller.kinds.ec2_common import ignore_not_found
 
 ARN_RE = re.compile(r":task-definition/(?P<family>[^:]+):(?P<revision>\d+)$")
 SECRET_KEY_RE = re.compile(
@@ -170,7 +170,7 @@ class TaskDefinition(Kind):
         params: Mapping[str, Any] | None = None,
     ) -> Observed:
         containers = td.get("containerDefinitions", [])
-        tags = kv_map(td.get("tags"), "key", "value")
+        tags = tag_map(td.get("tags"), "key", "value")
         return Observed(
             logical_id=logical_id,
             physical_id=td["taskDefinitionArn"],
@@ -183,7 +183,7 @@ class TaskDefinition(Kind):
                 "execution_role_arn": td.get("executionRoleArn"),
                 "task_role_arn": td.get("taskRoleArn"),
                 "container": container_fields(containers[0]) if containers else None,
-                "tags": managed_tag_values(ctx, self.name, logical_id, tags, params),
+                "tags": live_tags(ctx, self.name, logical_id, tags, params),
             },
             outputs={
                 "arn": td["taskDefinitionArn"],
@@ -205,7 +205,7 @@ class TaskDefinition(Kind):
         latest = await asyncio.gather(*(self._describe(ctx, arns[-1]) for arns in active.values()))
         found: dict[str, Observed] = {}
         for arns, td in zip(active.values(), latest, strict=True):
-            logical_id = ctx.owns(kv_map(td.get("tags"), "key", "value"))
+            logical_id = ctx.owns(tag_map(td.get("tags"), "key", "value"))
             if logical_id is not None and logical_id not in found:
                 found[logical_id] = self._observed(
                     ctx, logical_id, td, arns, (wanted or {}).get(logical_id)
@@ -227,15 +227,15 @@ class TaskDefinition(Kind):
             cpu=str(p["cpu"]),
             memory=str(p["memory"]),
             containerDefinitions=[container_api(p["container"])],
-            tags=kv_list(
-                write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+            tags=tag_list(
+                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
             ),
         )
         td = {
             **resp["taskDefinition"],
             "tags": resp.get("tags")
-            or kv_list(
-                write_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
+            or tag_list(
+                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
             ),
         }
         self._described[td["taskDefinitionArn"]] = td
@@ -265,9 +265,9 @@ class TaskDefinition(Kind):
     ) -> Observed:
         if delta.paths == ["tags"] or all(p.startswith("tags.") for p in delta.paths):
             ecs = await ctx.client("ecs")
-            tags = write_tags(ctx, self.name, desired.logical_id, desired.params)
+            tags = desired_tags(ctx, self.name, desired.logical_id, desired.params)
             await ecs.tag_resource(
-                resourceArn=observed.physical_id, tags=kv_list(tags, "key", "value")
+                resourceArn=observed.physical_id, tags=tag_list(tags, "key", "value")
             )
             self._described.pop(observed.physical_id, None)
             found = await self._owned(

@@ -10,14 +10,12 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.ec2_common import (
     by_logical_id,
     describe_owned,
-    ignore_not_found,
-    live_managed_tags,
     logical_id_filter,
     owned_item,
     sync_tags,
-    tag_map,
     tag_spec,
 )
+from controller.kinds.tags_common import ignore_not_found, live_tags, tag_map
 
 
 class Vpc(Kind):
@@ -54,7 +52,7 @@ class Vpc(Kind):
                 "cidr_block": vpc["CidrBlock"],
                 "enable_dns_support": support["EnableDnsSupport"]["Value"],
                 "enable_dns_hostnames": hostnames["EnableDnsHostnames"]["Value"],
-                "tags": live_managed_tags(ctx, self.name, logical_id, tag_map(vpc.get("Tags"))),
+                "tags": live_tags(ctx, self.name, logical_id, tag_map(vpc.get("Tags"))),
             },
             outputs={"id": vpc_id, "cidr_block": vpc["CidrBlock"]},
             ready=vpc.get("State", "available") == "available",
