@@ -101,8 +101,8 @@ def make_plan(
 def _keep_what_retained_needs(plan: Plan) -> None:
     """A retained resource keeps running, so what it uses (by its live fields) is kept too.
 
-    E.g. a database left running by its deletion policy keeps its subnet group, security
-    group, subnets and VPC: deleting them would fail in AWS and leave it unusable.
+    E.g. a data store left running by its deletion policy keeps the network resources it
+    sits in: deleting them would fail in the cloud and leave it unusable.
     """
     retained = [a.key for a in plan.actions if a.type is ActionType.RETAIN]
     if not retained:
