@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import json
 import os
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from controller.engine.origin import ACTING_KIND, acting_as
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -113,11 +114,10 @@ def run_stackop(
 
 
 # --- AWS call audit (least privilege; read by tests/test_iam_policy.py) -------------------
-# Every AWS operation of the session is recorded: real `stackop` processes through
-# STACKOP_CALL_LOG (inherited), in-process calls through a wrapper of CallRecorder.record
-# that also notes which kind (or the operator) made the call. A test that gives a process
-# its own STACKOP_CALL_LOG under tmp_path is audited too when the file name ends in
-# `calls.jsonl` (tests/operator_harness.py does); other names (bootstrap's) are not.
+# Every AWS operation of the session is recorded: real processes append to the session's
+# STACKOP_AUDIT_LOG (inherited, and unlike STACKOP_CALL_LOG never set by a test itself),
+# in-process calls go through a wrapper of CallRecorder.record that also notes which kind
+# (or the operator) made the call. stack-bootstrap's own calls are not the operator's.
 
 AFTER_SUITE = "after_suite"
 
@@ -125,27 +125,29 @@ AFTER_SUITE = "after_suite"
 @dataclass
 class CallAudit:
     log_path: Path
-    root: Path
-    """The session's base temp dir: tests' own `*calls.jsonl` logs live below it."""
     inprocess: list[tuple[str, str, str]] = field(default_factory=list)
     """(service, operation, origin): origin is a kind name, "operator" or "other"."""
 
-    def subprocess_calls(self) -> list[tuple[str, str]]:
-        out = []
-        for path in {self.log_path, *self.root.rglob("*calls.jsonl")}:
-            if not path.exists():
+    def subprocess_calls(self) -> list[tuple[str, str, str]]:
+        """(service, operation, origin) of real processes: origin is the acting kind as the
+        process logged it, else "operator" for `stackop` and "other" for the rest."""
+        out: list[tuple[str, str, str]] = []
+        if not self.log_path.exists():
+            return out
+        for line in self.log_path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
                 continue
-            for line in path.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue
-                if row.get("pid") != os.getpid():  # in-process calls are in `inprocess`
-                    out.append((str(row["service"]), str(row["operation"])))
+            if row.get("pid") == os.getpid():  # in-process calls are in `inprocess`
+                continue
+            if row.get("program") == "stack-bootstrap":
+                continue
+            origin = row.get("kind") or ("operator" if row.get("program") == "stackop" else "other")
+            out.append((str(row["service"]), str(row["operation"]), str(origin)))
         return out
 
 
-_KIND_ORIGIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("kind", default=None)
 KIND_VERBS = ("observe", "create", "update", "delete")
 
 
@@ -154,11 +156,8 @@ def _traced(kind: str, verb: Any) -> Any:
 
     @functools.wraps(verb)
     async def traced(*args: Any, **kwargs: Any) -> Any:
-        token = _KIND_ORIGIN.set(kind)
-        try:
+        with acting_as(kind):
             return await verb(*args, **kwargs)
-        finally:
-            _KIND_ORIGIN.reset(token)
 
     return traced
 
@@ -167,7 +166,7 @@ def _call_origin() -> str:
     from controller.engine import Kind
     from controller.kinds import KIND_CLASSES
 
-    marked = _KIND_ORIGIN.get()
+    marked = ACTING_KIND.get()
     if marked is not None:
         return marked
     modules = {cls.__module__: cls.name for cls in KIND_CLASSES}
@@ -189,11 +188,9 @@ def _call_origin() -> str:
 def aws_call_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallAudit]:
     from controller.aws.calls import CallRecorder
 
-    audit = CallAudit(
-        tmp_path_factory.mktemp("audit") / "aws-calls.jsonl", tmp_path_factory.getbasetemp()
-    )
-    previous_env = os.environ.get("STACKOP_CALL_LOG")
-    os.environ["STACKOP_CALL_LOG"] = str(audit.log_path)
+    audit = CallAudit(tmp_path_factory.mktemp("audit") / "aws-calls.jsonl")
+    previous_env = os.environ.get("STACKOP_AUDIT_LOG")
+    os.environ["STACKOP_AUDIT_LOG"] = str(audit.log_path)
     original = CallRecorder.record
 
     def record(self: CallRecorder, service: str, operation: str, outcome: str) -> None:
@@ -214,9 +211,9 @@ def aws_call_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallAud
             setattr(cls, verb, fn)
     CallRecorder.record = original  # type: ignore[method-assign]
     if previous_env is None:
-        os.environ.pop("STACKOP_CALL_LOG", None)
+        os.environ.pop("STACKOP_AUDIT_LOG", None)
     else:
-        os.environ["STACKOP_CALL_LOG"] = previous_env
+        os.environ["STACKOP_AUDIT_LOG"] = previous_env
 
 
 def pytest_configure(config: pytest.Config) -> None:

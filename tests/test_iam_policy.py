@@ -120,13 +120,14 @@ def test_operation_to_action_mapping() -> None:
 
 
 def _recorded(audit: CallAudit) -> set[str]:
-    calls = [(s, o) for s, o, _ in audit.inprocess] + audit.subprocess_calls()
+    calls = [(s, o) for s, o, _ in audit.inprocess + audit.subprocess_calls()]
     return actions_for_calls(calls)
 
 
 def _by_origin(audit: CallAudit) -> dict[str, set[str]]:
+    """Actions by the kind (or "operator") that used them, in this process or a child."""
     out: dict[str, set[str]] = defaultdict(set)
-    for service, op, origin in audit.inprocess:
+    for service, op, origin in audit.inprocess + audit.subprocess_calls():
         out[origin].update(actions_for(service, op))
     return out
 

@@ -1,19 +1,24 @@
 """A record of every AWS API call: a Prometheus counter, an in-memory log, an optional file.
 
-The optional JSON-lines file (`STACKOP_CALL_LOG`) lets tests of real processes see
-which operations were sent, e.g. that a paused stack made no write call.
+The optional JSON-lines files let tests of real processes see which operations were
+sent: `STACKOP_CALL_LOG` for one run (e.g. that a paused stack made no write call) and
+`STACKOP_AUDIT_LOG` for a whole test session (the least-privilege audit); each line
+names the program that made the call.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter as PromCounter
+
+from controller.engine.origin import ACTING_KIND
 
 THROTTLE_CODES = frozenset(
     {
@@ -54,6 +59,15 @@ class Call:
     outcome: str
 
 
+PROGRAM = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+
+
+def _log_paths_from_env() -> tuple[str, ...]:
+    """STACKOP_CALL_LOG (a run's own log) and STACKOP_AUDIT_LOG (a test session's audit)."""
+    paths = (os.environ.get("STACKOP_CALL_LOG"), os.environ.get("STACKOP_AUDIT_LOG"))
+    return tuple(dict.fromkeys(p for p in paths if p))
+
+
 KEEP_CALLS = 50_000
 """Calls kept in memory: a long-running operator makes ~40 a cycle, forever."""
 
@@ -66,7 +80,7 @@ class CallRecorder:
     """
 
     keep: int = KEEP_CALLS
-    log_path: str | None = field(default_factory=lambda: os.environ.get("STACKOP_CALL_LOG"))
+    log_paths: tuple[str, ...] = field(default_factory=lambda: _log_paths_from_env())
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _calls: deque[Call] = field(init=False)
     _total: int = field(init=False, default=0)
@@ -84,19 +98,20 @@ class CallRecorder:
         with self._lock:
             self._calls.append(call)
             self._total += 1
-            if self.log_path:
-                with open(self.log_path, "a", encoding="utf-8") as fh:
-                    fh.write(
-                        json.dumps(
-                            {
-                                "service": service,
-                                "operation": operation,
-                                "outcome": outcome,
-                                "pid": os.getpid(),
-                            }
-                        )
-                        + "\n"
-                    )
+            if self.log_paths:
+                line = json.dumps(
+                    {
+                        "service": service,
+                        "operation": operation,
+                        "outcome": outcome,
+                        "pid": os.getpid(),
+                        "program": PROGRAM,
+                        "kind": ACTING_KIND.get(),
+                    }
+                )
+                for path in self.log_paths:
+                    with open(path, "a", encoding="utf-8") as fh:
+                        fh.write(line + "\n")
 
     def mark(self) -> int:
         return self._total

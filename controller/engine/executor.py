@@ -17,6 +17,7 @@ from controller.engine.diff import diff
 from controller.engine.errors import EngineError, NotFound, Retryable
 from controller.engine.graph import observed_referrers
 from controller.engine.kind import Kind, KindContext, Resolved
+from controller.engine.origin import acting_as
 from controller.engine.plan import Action, ActionType, Plan
 from controller.engine.resource import Observed, contains_unknown, resolve
 
@@ -161,7 +162,8 @@ class Executor:
         self.on_event("start", result)
         started = time.monotonic()
         try:
-            new = await self._write(action, observed)
+            with acting_as(action.kind):
+                new = await self._write(action, observed)
             if new is not None:
                 observed[action.key] = new
             elif action.type is ActionType.DELETE:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from controller.engine.graph import kind_waves
 from controller.engine.kind import Kind, KindContext, Resolved
+from controller.engine.origin import acting_as
 from controller.engine.resource import DesiredResource, Observed, resolve, resource_key
 
 T = TypeVar("T")
@@ -68,7 +69,8 @@ async def _observe_waves(
             items = [
                 Resolved(d.kind, d.logical_id, resolve(d.params, outputs)) for d in by_kind[name]
             ]
-            found = await kinds[name].observe(ctx, items)
+            with acting_as(name):
+                found = await kinds[name].observe(ctx, items)
             for logical_id, obs in found.items():
                 observed[resource_key(name, logical_id)] = obs
 
