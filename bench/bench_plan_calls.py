@@ -1,17 +1,22 @@
 """AWS API calls and wall time of one no-change plan, as the stack grows.
 
-    .venv/bin/python bench/bench_plan_calls.py [--network-only] [--services 9 45 90] [--azs 2 6]
+    python -m bench.bench_plan_calls [--network-only] [--services 9 45 90] [--azs 2 6]
+                                     [--runs 5] [--by-operation]
 
-For each variant: converge it against a fresh moto server, then measure one in-process
-no-change plan (calls by operation, seconds) and one `stackop plan` process (seconds,
-process start included). Budget (DESIGN.md): <= 40 calls for the portal, and 90
-services <= 1.5x the calls of 9.
+For each variant: converge it against a fresh moto server, then measure --runs
+in-process no-change plans with warm clients and kinds (the operator's resync cycle:
+calls, median seconds) and --runs `stackop plan` processes (process start included:
+calls, median and best seconds). Budgets (DESIGN.md): <= 40 calls for the portal, 90
+services <= 1.5x the calls of 9; `stackop plan` <= 1.2 s, resync cycle <= 0.3 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -35,8 +40,9 @@ from controller.stack import StackRunner
 
 
 async def converge_and_measure(
-    endpoint: str, spec_path: Path
+    endpoint: str, spec_path: Path, runs: int
 ) -> tuple[int, float, Counter[str], bool]:
+    """Converge, then `runs` no-change plans: (calls, median seconds, calls by op, clean)."""
     loaded = load_spec_file(spec_path)
     async with AwsClients(endpoint_url=endpoint) as clients:
         runner = StackRunner(clients)
@@ -45,12 +51,36 @@ async def converge_and_measure(
             if result.execution is None:
                 break
         await runner.plan(loaded)  # warm clients (first call per client costs ~30 ms)
-        mark = clients.recorder.mark()
+        times, clean = [], True
+        for _ in range(runs):
+            mark = clients.recorder.mark()
+            started = time.perf_counter()
+            plan = await runner.plan(loaded)
+            times.append(time.perf_counter() - started)
+            counts = clients.recorder.counts(mark)
+            clean = clean and plan.in_sync
+    return sum(counts.values()), statistics.median(times), counts, clean
+
+
+def cli_plan(endpoint: str, spec: Path, runs: int, tmp: str) -> tuple[int, float, float, bool]:
+    """`stackop plan` processes: (calls of one, median s, best s, all exit 0)."""
+    log = Path(tmp) / "calls.jsonl"
+    env = {**os.environ, "STACKOP_CALL_LOG": str(log)}
+    times, ok = [], True
+    for _ in range(runs):
+        log.unlink(missing_ok=True)
         started = time.perf_counter()
-        plan = await runner.plan(loaded)
-        elapsed = time.perf_counter() - started
-        counts = clients.recorder.counts(mark)
-    return sum(counts.values()), elapsed, counts, plan.in_sync
+        proc = subprocess.run(
+            [str(BIN / "stackop"), "--endpoint-url", endpoint, "plan", str(spec)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        times.append(time.perf_counter() - started)
+        ok = ok and proc.returncode == 0
+    lines = log.read_text().splitlines() if log.exists() else []
+    calls = sum(1 for line in lines if json.loads(line).get("operation"))
+    return calls, statistics.median(times), min(times), ok
 
 
 def main() -> None:
@@ -58,10 +88,13 @@ def main() -> None:
     parser.add_argument("--network-only", action="store_true")
     parser.add_argument("--services", type=int, nargs="*", default=[9, 45, 90])
     parser.add_argument("--azs", type=int, nargs="*", default=[2])
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--by-operation", action="store_true")
     args = parser.parse_args()
     rows = []
     details: dict[str, Counter[str]] = {}
+    calls_by_services: dict[int, int] = {}
+    load_before = os.getloadavg()[0]
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
         for azs in args.azs:
             for services in args.services:
@@ -70,28 +103,42 @@ def main() -> None:
                     data = network_only(data)
                 spec = write_spec(data, Path(tmp) / f"s{services}-{azs}.yaml")
                 reset(endpoint)
-                calls, seconds, counts, clean = asyncio.run(converge_and_measure(endpoint, spec))
-                started = time.perf_counter()
-                proc = subprocess.run(
-                    [str(BIN / "stackop"), "--endpoint-url", endpoint, "plan", str(spec)],
-                    capture_output=True,
-                    text=True,
+                calls, seconds, counts, clean = asyncio.run(
+                    converge_and_measure(endpoint, spec, args.runs)
                 )
-                cli_seconds = time.perf_counter() - started
+                cli_calls, cli_median, cli_best, cli_ok = cli_plan(endpoint, spec, args.runs, tmp)
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts
+                calls_by_services.setdefault(services, calls)
                 rows.append(
                     [
                         label,
                         calls,
                         f"{seconds:.3f}",
-                        f"{cli_seconds:.2f}",
-                        "yes" if clean and proc.returncode == 0 else f"NO (exit {proc.returncode})",
+                        cli_calls,
+                        f"{cli_median:.2f} / {cli_best:.2f}",
+                        "yes" if clean and cli_ok else "NO",
                     ]
                 )
-    scope = "networking part" if args.network_only else "whole stack (registered kinds)"
-    print(f"No-change plan, {scope}, against moto server")
-    print_table(["variant", "AWS calls", "in-process s", "stackop plan s", "clean"], rows)
+    scope = "networking part" if args.network_only else "whole stack"
+    print(
+        f"No-change plan, {scope}, against moto server; {args.runs} runs each; "
+        f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}"
+    )
+    print_table(
+        [
+            "variant",
+            "cycle calls",
+            "cycle s (median)",
+            "stackop plan calls",
+            "stackop plan s (median / best)",
+            "clean",
+        ],
+        rows,
+    )
+    if 9 in calls_by_services and 90 in calls_by_services:
+        ratio = calls_by_services[90] / calls_by_services[9]
+        print(f"\n90 services / 9 services: {ratio:.2f}x the calls (budget 1.5x)")
     if args.by_operation:
         for label, counts in details.items():
             print(f"\n{label}:")
