@@ -48,7 +48,9 @@ class EcrRepository(Kind):
     async def _list(self, ctx: KindContext, prefix: str) -> list[dict[str, Any]]:
         ecr = await ctx.client("ecr")
         repos: list[dict[str, Any]] = []
-        async for page in ecr.get_paginator("describe_repositories").paginate():
+        async for page in ecr.get_paginator("describe_repositories").paginate(
+            PaginationConfig={"PageSize": 1000}  # AWS's largest page (default 100)
+        ):
             repos += [
                 r for r in page.get("repositories", []) if r["repositoryName"].startswith(prefix)
             ]

@@ -33,7 +33,9 @@ class MetricAlarm(Kind):
         cw = await ctx.client("cloudwatch")
         alarms: list[dict[str, Any]] = []
         async for page in cw.get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]
+            AlarmNamePrefix=prefix,
+            AlarmTypes=["MetricAlarm"],
+            PaginationConfig={"PageSize": 100},  # AWS's largest page (default 50)
         ):
             alarms += page.get("MetricAlarms", [])
         return alarms

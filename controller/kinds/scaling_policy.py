@@ -60,8 +60,10 @@ class ScalingPolicy(Kind):
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         aas = await ctx.client("application-autoscaling")
         found: dict[str, Observed] = {}
+        # AWS returns at most 10 policies a page (moto 100): ask for AWS's page so call
+        # counts measured against moto are the ones AWS would see.
         async for page in aas.get_paginator("describe_scaling_policies").paginate(
-            ServiceNamespace=SCALING_NAMESPACE
+            ServiceNamespace=SCALING_NAMESPACE, PaginationConfig={"PageSize": 10}
         ):
             for p in page.get("ScalingPolicies", []):
                 if p.get("ScalableDimension") != SCALING_DIMENSION:
