@@ -32,6 +32,12 @@ class OperatorConfig:
     """In-flight reconciles get this long after SIGTERM before they are cancelled."""
 
     @property
+    def ready_stale_after(self) -> float:
+        """/readyz fails when no spec listing succeeded for this long: a call stuck in
+        retries against an unreachable or hung endpoint fails only after ~30 s or more."""
+        return max(3 * self.poll, 5.0)
+
+    @property
     def norm_prefix(self) -> str:
         p = self.prefix.strip("/")
         return f"{p}/" if p else ""

@@ -10,6 +10,10 @@ import structlog
 
 
 def configure(level: int = logging.INFO) -> None:
+    # one line, one write: the last events before a crash (kill -9, OOM) are not lost in a
+    # block buffer when stdout is a file or a pipe without PYTHONUNBUFFERED
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

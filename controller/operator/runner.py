@@ -263,6 +263,9 @@ class Operator:
             return False, "specs not loaded yet"
         if self.source.last_error:
             return False, f"AWS not reachable: {self.source.last_error}"
+        stale = self.source.stale_for()
+        if stale > self.config.ready_stale_after:
+            return False, f"AWS not reachable: no spec listing succeeded for {stale:.0f}s"
         return True, f"ok: {len(self.stacks)} stack(s)"
 
     async def warm_up(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from urllib.parse import unquote_plus
 
 from controller.aws import AwsClients, is_not_found
 from controller.operator.logs import get_logger
-from controller.spec import LoadedSpec, SpecError, load_spec
+from controller.spec import LoadedSpec, SpecError, SpecIssue, load_spec
+from controller.spec.yamlsafe import MAX_BYTES
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -40,6 +42,19 @@ def spec_version(head: dict[str, Any], loaded_version: str) -> str:
     return str(version) if version and version != "null" else loaded_version
 
 
+async def read_at_most(stream: Any, limit: int) -> bytes:
+    """Up to `limit` bytes of a streaming body (one read may return less than asked)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = await stream.read(limit - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 class SpecSource:
     def __init__(self, clients: AwsClients, bucket: str, prefix: str, handler: Handler) -> None:
         self.clients = clients
@@ -49,6 +64,9 @@ class SpecSource:
         self.etags: dict[str, str] = {}
         self.polls = 0
         self.last_error = ""
+        self.last_listed = 0.0
+        """time.monotonic() of the last successful listing: a listing stuck in retries
+        (AWS unreachable or hung) shows as staleness long before it fails."""
         self.wake = asyncio.Event()
         self.log = get_logger(component="source")
 
@@ -65,18 +83,24 @@ class SpecSource:
             self.log.error("spec_list_failed", error=self.last_error)
             return
         self.last_error = ""
+        self.last_listed = time.monotonic()
         # removals first, so a spec moved to another key is adopted, not orphaned
         for key in sorted(set(self.etags) - set(listing)):
             del self.etags[key]
             await self.handler(SpecEvent(key, "removed"))
-        for key, etag in sorted(listing.items()):
+        for key, (etag, size) in sorted(listing.items()):
             if self.etags.get(key) != etag:
-                await self._fetch(key, etag)
+                await self._fetch(key, etag, size)
         self.polls += 1
+        self.last_listed = time.monotonic()
 
-    async def _list(self) -> dict[str, str]:
+    def stale_for(self) -> float:
+        """Seconds since the last successful listing (0 before the first poll ends)."""
+        return time.monotonic() - self.last_listed if self.polls else 0.0
+
+    async def _list(self) -> dict[str, tuple[str, int]]:
         s3 = await self.clients.client("s3")
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, int]] = {}
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
@@ -87,23 +111,30 @@ class SpecSource:
                 key = obj["Key"]
                 # only direct children: leases/ and status/ may share a prefix-less bucket
                 if key.endswith(SUFFIXES) and "/" not in key[len(self.prefix) :]:
-                    found[key] = obj["ETag"]
+                    found[key] = (obj["ETag"], int(obj.get("Size", 0)))
             if not page.get("IsTruncated"):
                 return found
             token = page["NextContinuationToken"]
 
-    async def _fetch(self, key: str, etag: str) -> None:
+    async def _fetch(self, key: str, etag: str, size: int) -> None:
+        source = f"s3://{self.bucket}/{key}"
+        if size > MAX_BYTES:  # refused unread: memory stays bounded whatever is uploaded
+            self.etags[key] = etag
+            message = f"file is {size} bytes; the limit is 1 MiB"
+            error = SpecError([SpecIssue(source, 1, 1, "", message)])
+            await self.handler(SpecEvent(key, "invalid", error=error, version=etag.strip('"')))
+            return
         s3 = await self.clients.client("s3")
         try:
             obj = await s3.get_object(Bucket=self.bucket, Key=key)
-            async with obj["Body"] as body:
-                raw = await body.read()
+            stream = obj["Body"]
+            async with stream:
+                raw = await read_at_most(stream, MAX_BYTES + 1)  # load_spec rejects longer
         except Exception as exc:
             if not is_not_found(exc):
                 self.log.error("spec_fetch_failed", key=key, error=str(exc))
             return  # retried on the next poll (the ETag is not recorded)
         self.etags[key] = etag
-        source = f"s3://{self.bucket}/{key}"
         try:
             loaded = load_spec(source, raw)
         except SpecError as exc:
