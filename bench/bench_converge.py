@@ -1,6 +1,6 @@
 """Converge from empty: wall time, AWS calls and the critical path of the whole portal.
 
-    python -m bench.bench_converge [--services 9 45] [--trials 1]
+    python -m bench.bench_converge [--services 9 45] [--trials 1] [--concurrency 8 16]
 
 Each trial resets a fresh moto server and reconciles the spec until it is in sync
 (passes, as `stackop apply` does), timing every action. The critical path is the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import tempfile
 import time
 from collections import Counter
@@ -38,7 +39,9 @@ class Trial:
     converged: bool = False
 
 
-async def converge(endpoint: str, spec_path: Path) -> tuple[Trial, list[DesiredResource]]:
+async def converge(
+    endpoint: str, spec_path: Path, concurrency: int
+) -> tuple[Trial, list[DesiredResource]]:
     loaded = load_spec_file(spec_path)
     trial = Trial()
 
@@ -48,7 +51,7 @@ async def converge(endpoint: str, spec_path: Path) -> tuple[Trial, list[DesiredR
             trial.durations[key] = trial.durations.get(key, 0.0) + report.elapsed
 
     async with AwsClients(endpoint_url=endpoint) as clients:
-        runner = StackRunner(clients)
+        runner = StackRunner(clients, concurrency=concurrency)
         started = time.perf_counter()
         for _ in range(MAX_PASSES):
             mark, pass_started = clients.recorder.mark(), time.perf_counter()
@@ -97,21 +100,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--services", type=int, nargs="*", default=[9])
     parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[8], help="writes at once")
     args = parser.parse_args()
     summary, paths = [], {}
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
-        for services in args.services:
+        for services, concurrency in itertools.product(args.services, args.concurrency):
             spec = write_spec(with_services(portal_data(), services), Path(tmp) / "s.yaml")
             for n in range(args.trials):
                 reset(endpoint)
-                trial, desired = asyncio.run(converge(endpoint, spec))
+                trial, desired = asyncio.run(converge(endpoint, spec, concurrency))
                 path = critical_path(desired, trial.durations)
                 paths[services] = (trial, path)
                 total_calls = sum(trial.calls.values())
                 writes = sum(n for op, n in trial.calls.items() if is_write(op.split(":")[1]))
                 summary.append(
                     [
-                        f"{services} services #{n + 1}",
+                        f"{services} services, {concurrency} at once #{n + 1}",
                         len(desired),
                         len(trial.passes),
                         f"{trial.seconds:.2f}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Retryable
 from controller.kinds.compute_common import (
     SCALING_DIMENSION,
     SCALING_NAMESPACE,
@@ -91,11 +91,33 @@ class ScalingPolicy(Kind):
                 "DisableScaleIn": bool(p["disable_scale_in"]),
             },
         )
-        return (await self.observe(ctx, [desired]))[desired.logical_id]
+        found = await self._find(ctx, desired)
+        if found is None:  # not listed yet: the engine retries
+            raise Retryable(f"scaling policy {desired.logical_id} not listed yet", after=2.0)
+        return found
+
+    async def _find(self, ctx: KindContext, desired: Resolved) -> Observed | None:
+        """This one policy, read from its service's policies (one call, not every page of
+        the namespace: AWS serves 10 policies a page)."""
+        aas = await ctx.client("application-autoscaling")
+        resp = await aas.describe_scaling_policies(
+            ServiceNamespace=SCALING_NAMESPACE,
+            ResourceId=_resource_id(desired.params["target"]),
+            ScalableDimension=SCALING_DIMENSION,
+            PolicyNames=[desired.params["policy_name"]],
+        )
+        for p in resp.get("ScalingPolicies", []):
+            if (
+                p.get("PolicyName") == desired.logical_id
+                and p.get("PolicyType") == "TargetTrackingScaling"
+                and stack_service(ctx, p["ResourceId"]) is not None
+            ):
+                return self._observed(p)
+        return None
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         # PutScalingPolicy is an upsert, but moto gives the policy a new ARN each time.
-        existing = (await self.observe(ctx, [desired])).get(desired.logical_id)
+        existing = await self._find(ctx, desired)
         if existing is not None:
             return existing
         return await self._put(ctx, desired)
