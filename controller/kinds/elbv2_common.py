@@ -17,6 +17,15 @@ TAG_BATCH = 20
 """DescribeTags takes at most 20 ARNs per call."""
 PAGE = {"PageSize": 400}
 """The largest page the Describe* calls of load balancing allow."""
+TREE_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTags",
+)
+"""What `stack_tree` reads: whichever of the four kinds observes first runs it, so each
+of them declares all of it."""
 
 
 def name_prefix(stack: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
+    TREE_ACTIONS,
     action_from_aws,
     action_to_aws,
     owned_from,
@@ -33,8 +34,7 @@ class Listener(Kind):
     name = "listener"
     service = "elasticloadbalancing"
     iam_actions = (
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeTags",
+        *TREE_ACTIONS,
         "elasticloadbalancing:CreateListener",
         "elasticloadbalancing:ModifyListener",
         "elasticloadbalancing:AddTags",

@@ -12,6 +12,7 @@ from typing import Any
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
+    TREE_ACTIONS,
     action_from_aws,
     action_to_aws,
     forward_action,
@@ -48,8 +49,7 @@ class ListenerRule(Kind):
     name = "listener_rule"
     service = "elasticloadbalancing"
     iam_actions = (
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTags",
+        *TREE_ACTIONS,
         "elasticloadbalancing:CreateRule",
         "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:SetRulePriorities",

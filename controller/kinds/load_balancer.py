@@ -8,6 +8,7 @@ from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
+    TREE_ACTIONS,
     name_prefix,
     owned_from,
     owned_items,
@@ -30,9 +31,8 @@ class LoadBalancer(Kind):
     name = "load_balancer"
     service = "elasticloadbalancing"
     iam_actions = (
-        "elasticloadbalancing:DescribeLoadBalancers",
+        *TREE_ACTIONS,
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:CreateLoadBalancer",
         "elasticloadbalancing:ModifyLoadBalancerAttributes",
         "elasticloadbalancing:SetSubnets",

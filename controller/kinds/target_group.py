@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
-from controller.kinds.elbv2_common import name_prefix, owned_from, owned_items, stack_tree
+from controller.kinds.elbv2_common import (
+    TREE_ACTIONS,
+    name_prefix,
+    owned_from,
+    owned_items,
+    stack_tree,
+)
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -54,8 +60,7 @@ class TargetGroup(Kind):
     name = "target_group"
     service = "elasticloadbalancing"
     iam_actions = (
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTags",
+        *TREE_ACTIONS,
         "elasticloadbalancing:CreateTargetGroup",
         "elasticloadbalancing:ModifyTargetGroup",
         "elasticloadbalancing:ModifyTargetGroupAttributes",
