@@ -36,7 +36,11 @@ class AwsClients:
         self._session = aioboto3.Session(region_name=self.region)
         self._config = AioConfig(
             http_session_cls=SharedTlsSession,
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            # standard, not adaptive: adaptive's client-side token bucket falls to ~0.5
+            # requests/s under steady throttling (30 % throttled: 35 actions in 4 min, and
+            # lease renewals so late the lease expired); standard retries each call with
+            # jittered exponential backoff and never slows the calls that succeed
+            retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=20,
