@@ -120,6 +120,10 @@ class Kind(ABC):
     name: ClassVar[str]
     service: ClassVar[str]
     iam_actions: ClassVar[tuple[str, ...]]
+    """IAM actions of the calls this kind makes."""
+    iam_implied: ClassVar[tuple[str, ...]] = ()
+    """Permissions the cloud checks on our behalf during those calls (e.g. passing a role
+    named in a request); granted in the policy, but never a call of ours to record."""
     ignore_fields: ClassVar[frozenset[str]] = frozenset()
     replace_fields: ClassVar[frozenset[str]] = frozenset()
     unordered_fields: ClassVar[frozenset[str]] = frozenset()

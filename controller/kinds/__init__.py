@@ -70,4 +70,9 @@ def all_kinds() -> dict[str, Kind]:
 
 def iam_actions() -> dict[str, tuple[str, ...]]:
     """IAM actions each kind declares, for the controller's generated policy."""
-    return {cls.name: cls.iam_actions for cls in KIND_CLASSES}
+    return {cls.name: cls.iam_actions + cls.iam_implied for cls in KIND_CLASSES}
+
+
+def implied_iam_actions() -> set[str]:
+    """Actions granted only because AWS checks them during our calls (no call records them)."""
+    return {action for cls in KIND_CLASSES for action in cls.iam_implied}
