@@ -42,7 +42,12 @@ def canonical_policy(value: Any) -> Any:
 class BucketPolicy(Kind):
     name = "bucket_policy"
     service = "s3"
-    iam_actions = ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy")
+    iam_actions = (
+        "s3:GetBucketPolicy",
+        "s3:GetBucketTagging",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    )
     replace_fields = frozenset({"bucket"})
 
     def normalise(self, path: str, value: Any) -> Any:

@@ -150,7 +150,6 @@ class Distribution(Kind):
         "cloudfront:GetDistribution",
         "cloudfront:GetDistributionConfig",
         "cloudfront:CreateDistribution",
-        "cloudfront:CreateDistributionWithTags",
         "cloudfront:UpdateDistribution",
         "cloudfront:TagResource",
         "cloudfront:DeleteDistribution",

@@ -52,9 +52,9 @@ class EcsService(Kind):
         "ecs:UpdateService",
         "ecs:DeleteService",
         "ecs:TagResource",
-        "iam:PassRole",
-        "iam:CreateServiceLinkedRole",
     )
+    # The first CreateService in an account creates ECS's service-linked role.
+    iam_implied = ("iam:CreateServiceLinkedRole",)
     ignore_fields = frozenset({"initial_desired_count"})
     replace_fields = frozenset({"name", "cluster"})
     unordered_fields = frozenset(

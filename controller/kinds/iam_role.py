@@ -37,7 +37,6 @@ class IamRole(Kind):
         "iam:GetRolePolicy",
         "iam:CreateRole",
         "iam:UpdateAssumeRolePolicy",
-        "iam:UpdateRole",
         "iam:PutRolePolicy",
         "iam:DeleteRolePolicy",
         "iam:ListRolePolicies",
@@ -46,7 +45,6 @@ class IamRole(Kind):
         "iam:DetachRolePolicy",
         "iam:TagRole",
         "iam:DeleteRole",
-        "iam:PassRole",
     )
     replace_fields = frozenset({"name", "path"})
     # The authorization details omit a role's description: it is set at create only.

@@ -31,6 +31,9 @@ class ScalingPolicy(Kind):
         "application-autoscaling:DescribeScalingPolicies",
         "application-autoscaling:PutScalingPolicy",
         "application-autoscaling:DeleteScalingPolicy",
+    )
+    # Target tracking creates and deletes its CloudWatch alarms as the caller.
+    iam_implied = (
         "cloudwatch:DescribeAlarms",
         "cloudwatch:PutMetricAlarm",
         "cloudwatch:DeleteAlarms",

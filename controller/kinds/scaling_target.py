@@ -27,6 +27,10 @@ class ScalingTarget(Kind):
         "application-autoscaling:RegisterScalableTarget",
         "application-autoscaling:DeregisterScalableTarget",
         "application-autoscaling:TagResource",
+    )
+    # Registering an ECS service checks these on the caller (AWS ECS developer guide,
+    # "IAM permissions required for Amazon ECS service auto scaling").
+    iam_implied = (
         "ecs:DescribeServices",
         "ecs:UpdateService",
         "cloudwatch:DescribeAlarms",

@@ -125,8 +125,9 @@ class TaskDefinition(Kind):
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "ecs:TagResource",
-        "iam:PassRole",
     )
+    # RegisterTaskDefinition passes the execution and task roles.
+    iam_implied = ("iam:PassRole",)
     ignore_fields = frozenset({"revisions_to_keep"})
 
     def normalise(self, path: str, value: Any) -> Any:
