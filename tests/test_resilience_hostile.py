@@ -59,7 +59,7 @@ def many_services(n: int) -> bytes:
 
 
 def lookalike_name() -> bytes:
-    """The good stack's name with two Cyrillic 'о' (U+043E) for the Latin 'o'."""
+    """The good stack's name with two Cyrillic o's (U+043E) for the Latin 'o'."""
     doc = yaml.safe_load(PORTAL.read_text())
     doc["metadata"]["name"] = GOOD.replace("o", "\u043e")
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
