@@ -1,6 +1,6 @@
 """Spec pushed -> first action started, and the operator's steady-state cycle.
 
-    python bench/bench_spec_push.py [--trials 3] [--poll 10] [--cycle]
+    python -m bench.bench_spec_push [--trials 3] [--poll 10] [--cycle]
 
 Latency: a real `stackop run` against a fresh moto server; each trial puts a new
 (network-only) spec with boto3 and reads the operator's JSON log for the stack's

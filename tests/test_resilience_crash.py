@@ -50,12 +50,12 @@ def run_until_killed(op: Operator, rng: random.Random) -> str:
         point = f"{delay:.2f}s after /healthz"
     else:  # small N: the 20 kills fall inside the portal's 134 creates, not after them
         nth = rng.randint(1, 6)
-        deadline = time.monotonic() + 8.0
+        deadline = time.monotonic() + 5.0
         while actions_started(op) < nth and time.monotonic() < deadline:
             time.sleep(0.01)
         point = f"action line {nth}"
         if actions_started(op) < nth:
-            point += " (not reached in 8s: nothing left to do?)"
+            point += " (not reached in 5s: nothing left to do?)"
     op.kill()
     return f"{point}; {actions_started(op)} action(s) started"
 

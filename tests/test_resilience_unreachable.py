@@ -145,6 +145,7 @@ def test_cut_off_holder_yields_to_a_standby_and_never_writes_again(
     While the holder is cut off its lease runs out and the standby takes the stack; once
     reachable again the old holder finds the lease taken and makes no write call."""
     make_bucket(endpoint, BUCKET)
+    lookalikes = Lookalikes(endpoint, PORTAL_NAME).create()
     baseline = inventory(endpoint)
     lease = 4.0
     holder = Operator(proxy.url, BUCKET, tmp_path, "holder").start(resync=2, poll=1, lease=lease)
@@ -181,6 +182,7 @@ def test_cut_off_holder_yields_to_a_standby_and_never_writes_again(
         assert value(standby.metrics(), "stackop_lease_held", stack=PORTAL_NAME) == 1
         full = spec_text(PORTAL_NAME)
         check_new_resources(baseline, inventory(endpoint), PORTAL_NAME, expected_counts(full))
+        lookalikes.assert_untouched()
     finally:
         holder.kill()
         if standby is not None:
