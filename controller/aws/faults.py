@@ -87,6 +87,12 @@ def _error_body(protocol: str, code: str, message: str) -> tuple[dict[str, str],
     return {"content-type": "application/x-amz-json-1.1", "x-amzn-errortype": code}, body
 
 
+def error_response(protocol: str, url: str, status: int, code: str, message: str) -> Any:
+    """An AWS error answer in `protocol`'s wire format, for a `before-send` hook to return."""
+    headers, body = _error_body(protocol, code, message)
+    return _FakeResponse(url, status, headers, body)
+
+
 class FaultInjector:
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
@@ -98,12 +104,10 @@ class FaultInjector:
         roll = self.random.random()
         if roll < self.plan.throttle:
             code = _THROTTLE_CODES.get(protocol, "Throttling")
-            headers, body = _error_body(protocol, code, "Rate exceeded (injected)")
-            return _FakeResponse(request.url, 400, headers, body)
+            return error_response(protocol, request.url, 400, code, "Rate exceeded (injected)")
         if roll < self.plan.throttle + self.plan.error:
             code = "InternalError" if protocol in ("ec2", "rest-xml") else "InternalFailure"
-            headers, body = _error_body(protocol, code, "Injected internal error")
-            return _FakeResponse(request.url, 500, headers, body)
+            return error_response(protocol, request.url, 500, code, "Injected internal error")
         return None
 
     def register(self, client: Any) -> None:
