@@ -10,7 +10,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,7 +23,9 @@ PORTAL = ROOT / "specs" / "portal.yaml"
 PORTAL_NAME = "customer-order-portal-production"
 
 
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.2) -> T:
+def wait_for(
+    check: Callable[[], T | Literal[False] | None], timeout: float, what: str, every: float = 0.2
+) -> T:
     """Poll `check` until it returns something truthy; fail naming `what`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -33,7 +35,7 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: fl
         except (OSError, ValueError) as exc:  # the process may not listen yet
             last = exc
         if last and not isinstance(last, Exception):
-            return last
+            return cast(T, last)
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 

@@ -210,7 +210,7 @@ def test_concurrency_limit_and_parallel_independent_actions() -> None:
     result = asyncio.run(
         reconcile_stack(kinds(store), CTX, desired, PlanOptions(), write=True, concurrency=4)
     )
-    assert result.execution.converged
+    assert result.execution is not None and result.execution.converged
     assert store.peak == 4
 
 

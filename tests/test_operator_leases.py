@@ -5,6 +5,7 @@ Real processes: moto_server, two `stackop run`, the AWS CLI (pushes and checks).
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 from collections.abc import Iterator
@@ -80,7 +81,7 @@ def test_each_stack_has_one_reconciler_and_a_killed_one_is_replaced(
     by_name = {op.name: op for op in pair}
     owner = wait_for(lambda: one_holder_each(pair), 30, "one lease holder per stack")
     for stack, name in owner.items():
-        wait_for(lambda s=stack, n=name: converged(by_name[n], s), 90, f"{stack} converged")
+        wait_for(functools.partial(converged, by_name[name], stack), 90, f"{stack} converged")
     # exactly one process reconciles (and writes for) each stack
     for stack, name in owner.items():
         other = next(op for op in pair if op.name != name)
@@ -104,7 +105,9 @@ def test_each_stack_has_one_reconciler_and_a_killed_one_is_replaced(
     # expiry of the dead process' lease (at most one lease period) plus the next look
     assert takeover <= LEASE * 1.5
     for stack in STACKS:
-        wait_for(lambda s=stack: converged(survivor, s), 30, f"{stack} reconciled by survivor")
+        wait_for(
+            functools.partial(converged, survivor, stack), 30, f"{stack} reconciled by survivor"
+        )
         assert owned_count(endpoint, stack, "vpc") == 1, "no duplicate resource"
         assert owned_count(endpoint, stack, "subnet") == 6
 

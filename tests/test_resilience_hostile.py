@@ -6,6 +6,7 @@ being reconciled (drift injected on it is corrected).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,7 +106,9 @@ def test_hostile_specs_are_rejected_quickly_and_the_good_stack_keeps_reconciling
             body = make()
             started = time.monotonic()
             s3.put_object(Bucket=BUCKET, Key=f"specs/{case}.yaml", Body=body)
-            error = wait_for(lambda c=case: spec_error(op, c), REJECT_WITHIN, f"{case} rejected")
+            error = wait_for(
+                functools.partial(spec_error, op, case), REJECT_WITHIN, f"{case} rejected"
+            )
             took = time.monotonic() - started
             assert phrase in error, f"{case}: {error[:500]}"
             assert len(error) < 2000, f"{case}: the error is not a short, clear message"

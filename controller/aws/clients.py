@@ -6,7 +6,7 @@ import asyncio
 import functools
 import os
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Self
 
 import aioboto3
 from aiobotocore.config import AioConfig
@@ -82,7 +82,7 @@ class AwsClients:
         await self._stack.aclose()
         self._clients.clear()
 
-    async def __aenter__(self) -> AwsClients:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
