@@ -224,5 +224,14 @@ def owned_groups(endpoint: str, stack: str, role: str) -> list[dict[str, Any]]:
     return list(reply["SecurityGroups"])
 
 
+def open_port_out_of_band(endpoint: str, stack: str, role: str, port: int, cidr: str) -> str:
+    """Drift as a user makes it: an extra ingress rule on the stack's `role` group, added
+    with the AWS CLI. Returns the group id."""
+    (group,) = owned_groups(endpoint, stack, role)
+    aws(endpoint, "ec2", "authorize-security-group-ingress", "--group-id", group["GroupId"],
+        "--protocol", "tcp", "--port", str(port), "--cidr", cidr)  # fmt: skip
+    return str(group["GroupId"])
+
+
 def has_ingress_port(group: dict[str, Any], port: int) -> bool:
     return any(p.get("FromPort") == port for p in group.get("IpPermissions", []))

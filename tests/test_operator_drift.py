@@ -24,6 +24,7 @@ from tests.operator_harness import (
     has_ingress_port,
     make_bucket,
     network_only,
+    open_port_out_of_band,
     owned_groups,
     push_text,
     spec_text,
@@ -65,21 +66,7 @@ Drift = Callable[[str], Callable[[], bool]]
 
 
 def sg_rule_added(endpoint: str) -> Callable[[], bool]:
-    (group,) = owned_groups(endpoint, PORTAL_NAME, "alb")
-    gid = group["GroupId"]
-    aws(
-        endpoint,
-        "ec2",
-        "authorize-security-group-ingress",
-        "--group-id",
-        gid,
-        "--protocol",
-        "tcp",
-        "--port",
-        str(DRIFT_PORT),
-        "--cidr",
-        "203.0.113.7/32",
-    )
+    open_port_out_of_band(endpoint, PORTAL_NAME, "alb", DRIFT_PORT, "203.0.113.7/32")
     assert has_ingress_port(owned_groups(endpoint, PORTAL_NAME, "alb")[0], DRIFT_PORT)
     return lambda: not has_ingress_port(owned_groups(endpoint, PORTAL_NAME, "alb")[0], DRIFT_PORT)
 

@@ -19,6 +19,7 @@ from tests.operator_harness import (
     has_ingress_port,
     make_bucket,
     network_only,
+    open_port_out_of_band,
     owned_groups,
     push_text,
     series,
@@ -54,20 +55,7 @@ def services_removed(spec: dict[str, Any]) -> None:
 
 
 def add_drift(endpoint: str) -> None:
-    (group,) = owned_groups(endpoint, STACK, "alb")
-    aws(
-        endpoint,
-        "ec2",
-        "authorize-security-group-ingress",
-        "--group-id",
-        group["GroupId"],
-        "--protocol",
-        "tcp",
-        "--port",
-        "2222",
-        "--cidr",
-        "203.0.113.9/32",
-    )
+    open_port_out_of_band(endpoint, STACK, "alb", 2222, "203.0.113.9/32")
 
 
 def drift_gone(endpoint: str) -> bool:

@@ -21,10 +21,9 @@ from tests.conftest import BIN, ROOT, free_port
 from tests.operator_harness import (
     PORTAL_NAME,
     Operator,
-    aws,
     converged,
     network_only,
-    owned_groups,
+    open_port_out_of_band,
     push_text,
     spec_text,
     value,
@@ -135,9 +134,7 @@ def test_dashboard_and_alerts_through_prometheus(
 
 
 def _drift_and_evaluate(prom: Prometheus, endpoint: str) -> None:
-    (group,) = owned_groups(endpoint, PORTAL_NAME, "alb")
-    aws(endpoint, "ec2", "authorize-security-group-ingress", "--group-id", group["GroupId"],
-        "--protocol", "tcp", "--port", "2222", "--cidr", "10.99.0.0/16")  # fmt: skip
+    open_port_out_of_band(endpoint, PORTAL_NAME, "alb", 2222, "10.99.0.0/16")
 
     drifted = 'sum(stackop_drifted_resources{stack="%s"})' % PORTAL_NAME  # noqa: UP031
     wait_for(

@@ -17,11 +17,11 @@ from tests.aws import client
 from tests.operator_harness import (
     PORTAL,
     Operator,
-    aws,
     converged,
     has_ingress_port,
     make_bucket,
     network_only,
+    open_port_out_of_band,
     owned_groups,
     push_text,
     spec_text,
@@ -127,20 +127,7 @@ def test_hostile_specs_are_rejected_quickly_and_the_good_stack_keeps_reconciling
         assert rss_after - rss_before < RSS_BOUND_MB
 
         # the good stack is still enforced: drift on it is corrected
-        (group,) = owned_groups(endpoint, GOOD, "alb")
-        aws(
-            endpoint,
-            "ec2",
-            "authorize-security-group-ingress",
-            "--group-id",
-            group["GroupId"],
-            "--protocol",
-            "tcp",
-            "--port",
-            "2222",
-            "--cidr",
-            "203.0.113.7/32",
-        )
+        open_port_out_of_band(endpoint, GOOD, "alb", 2222, "203.0.113.7/32")
         wait_for(
             lambda: not has_ingress_port(owned_groups(endpoint, GOOD, "alb")[0], 2222),
             20,
