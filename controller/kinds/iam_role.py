@@ -1,4 +1,5 @@
-"""IAM role with a trust policy and inline least-privilege policies (no managed policies).
+"""IAM role with a trust policy and inline least-privilege policies (no managed policies:
+one attached out of band is drift, and is detached).
 
 Our roles live under the path `/stackop/<stack>/`. Observe makes ONE call per page of
 `get_account_authorization_details` (Filter=Role), which returns every role with its
@@ -28,6 +29,12 @@ def role_path(stack: str) -> str:
     return f"/stackop/{stack}/"
 
 
+def _inline_only(params: Mapping[str, Any]) -> None:
+    """The renderer always wants `managed_policies: []`; attaching one is not supported."""
+    if params.get("managed_policies"):
+        raise ValueError("iam_role attaches no managed policies: use inline_policies")
+
+
 class IamRole(Kind):
     name = "iam_role"
     service = "iam"
@@ -41,7 +48,6 @@ class IamRole(Kind):
         "iam:DeleteRolePolicy",
         "iam:ListRolePolicies",
         "iam:ListAttachedRolePolicies",
-        "iam:AttachRolePolicy",
         "iam:DetachRolePolicy",
         "iam:TagRole",
         "iam:DeleteRole",
@@ -133,6 +139,7 @@ class IamRole(Kind):
         if existing is not None:
             return existing
         p = desired.params
+        _inline_only(p)
         iam = await ctx.client("iam")
         await iam.create_role(
             RoleName=p["name"],
@@ -154,6 +161,7 @@ class IamRole(Kind):
     ) -> Observed:
         iam = await ctx.client("iam")
         p = desired.params
+        _inline_only(p)
         name = observed.physical_id
         if delta.changed("assume_role_policy"):
             await iam.update_assume_role_policy(
@@ -169,11 +177,10 @@ class IamRole(Kind):
             for extra in set(live) - set(p["inline_policies"]):
                 await ignore_not_found(iam.delete_role_policy(RoleName=name, PolicyName=extra))
         if delta.changed("managed_policies"):
-            wanted = set(p.get("managed_policies", []))
-            for arn in set(observed.fields.get("managed_policies", [])) - wanted:
-                await iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-            for arn in wanted - set(observed.fields.get("managed_policies", [])):
-                await iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            # Desired is always [] (inline policies only), so there is nothing to attach:
+            # a managed policy attached out of band is drift, and is detached.
+            for arn in observed.fields.get("managed_policies", []):
+                await ignore_not_found(iam.detach_role_policy(RoleName=name, PolicyArn=arn))
         if delta.changed("tags"):
             await iam.tag_role(
                 RoleName=name,

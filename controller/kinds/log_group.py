@@ -29,7 +29,6 @@ class LogGroup(Kind):
         "logs:ListTagsForResource",
         "logs:CreateLogGroup",
         "logs:PutRetentionPolicy",
-        "logs:DeleteRetentionPolicy",
         "logs:TagResource",
         "logs:DeleteLogGroup",
     )
@@ -105,11 +104,10 @@ class LogGroup(Kind):
         logs = await ctx.client("logs")
         tags = self._tags_for(ctx, desired)
         await logs.create_log_group(logGroupName=desired.params["name"], tags=tags)
-        if desired.params.get("retention_days") is not None:
-            await logs.put_retention_policy(
-                logGroupName=desired.params["name"],
-                retentionInDays=int(desired.params["retention_days"]),
-            )
+        await logs.put_retention_policy(
+            logGroupName=desired.params["name"],
+            retentionInDays=int(desired.params["retention_days"]),
+        )
         groups = await self._list(ctx, desired.params["name"])
         group = next(g for g in groups if g["logGroupName"] == desired.params["name"])
         self._tags.put(_arn(group), str(group.get("creationTime")), tags)
@@ -121,12 +119,10 @@ class LogGroup(Kind):
         logs = await ctx.client("logs")
         p = desired.params
         if delta.changed("retention_days"):
-            if p.get("retention_days") is None:
-                await logs.delete_retention_policy(logGroupName=p["name"])
-            else:
-                await logs.put_retention_policy(
-                    logGroupName=p["name"], retentionInDays=int(p["retention_days"])
-                )
+            # Always set: the spec's default is 7 days and "never expire" is not offered.
+            await logs.put_retention_policy(
+                logGroupName=p["name"], retentionInDays=int(p["retention_days"])
+            )
         if delta.changed("retain_on_delete"):
             tags = self._tags_for(ctx, desired)
             await logs.tag_resource(resourceArn=observed.outputs["arn"], tags=tags)
