@@ -4,7 +4,8 @@ S3 has no batched read of bucket settings: each setting is one call per bucket, 
 concurrently. The bucket name derives from the stack, so a bucket that has left the
 spec is still found (and pruned) by that name. CreateBucket takes tags only for
 directory buckets, so tags follow right after creation; a bucket left untagged by a
-crash in between has our derived name and is adopted on the next create.
+crash in between has our derived name and is adopted on the next create, but only while
+it is empty (ours would be): an untagged bucket holding objects is somebody else's.
 """
 
 from __future__ import annotations
@@ -153,9 +154,20 @@ class FrontendBucket(Kind):
                     raise
         elif existing and ctx.owns(existing) != desired.logical_id:
             raise Terminal(f"bucket {name} exists and is not this stack's")
+        elif not existing and await self._holds_objects(s3, name):
+            # Ours, left untagged by a crash, would be empty: this one is somebody's.
+            raise Terminal(
+                f"bucket {name} exists without our tags and holds objects; it is not ours "
+                "to take over: remove or rename it, or rename the stack"
+            )
         await s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(tags)})
         await self._apply(s3, name, p, None)
         return await self._observed(ctx, desired.logical_id, name, tags, p)
+
+    @staticmethod
+    async def _holds_objects(s3: Any, name: str) -> bool:
+        listed = await s3.list_object_versions(Bucket=name, MaxKeys=1)
+        return bool(listed.get("Versions") or listed.get("DeleteMarkers"))
 
     async def _apply(self, s3: Any, name: str, p: Mapping[str, Any], delta: Delta | None) -> None:
         if delta is None or delta.changed("public_access_block"):
