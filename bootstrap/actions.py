@@ -36,7 +36,7 @@ RENAMED: dict[str, tuple[str, ...]] = {
     "s3:GetBucketNotificationConfiguration": ("s3:GetBucketNotification",),
     "s3:PutBucketNotificationConfiguration": ("s3:PutBucketNotification",),
     "s3:DeleteBucketPolicy": ("s3:DeleteBucketPolicy",),
-    "s3:DeleteObjects": ("s3:DeleteObject",),
+    "s3:DeleteObjects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),  # with VersionIds
     "s3:GetBucketOwnershipControls": ("s3:GetBucketOwnershipControls",),
     "s3:PutBucketOwnershipControls": ("s3:PutBucketOwnershipControls",),
     "s3:GetBucketWebsite": ("s3:GetBucketWebsite",),

@@ -93,6 +93,11 @@ def error_response(protocol: str, url: str, status: int, code: str, message: str
     return _FakeResponse(url, status, headers, body)
 
 
+def xml_response(url: str, body: str) -> Any:
+    """A successful XML answer (query protocol), for tests where moto cannot answer as AWS."""
+    return _FakeResponse(url, 200, {"content-type": "text/xml"}, body.encode())
+
+
 class FaultInjector:
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
@@ -15,7 +15,7 @@ from controller.kinds.ec2_common import (
     sync_tags,
     tag_spec,
 )
-from controller.kinds.tags_common import ignore_not_found, live_tags, tag_map
+from controller.kinds.tags_common import ignore_not_found, live_tags, params_by_id, tag_map
 
 
 class Vpc(Kind):
@@ -32,13 +32,20 @@ class Vpc(Kind):
     replace_fields = frozenset({"cidr_block"})
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
+        wanted = params_by_id(desired)
         owned = by_logical_id(ctx, await describe_owned(ctx, "describe_vpcs", "Vpcs"))
         results = await asyncio.gather(
-            *(self._observed(ctx, lid, vpc) for lid, vpc in owned.items())
+            *(self._observed(ctx, lid, vpc, wanted.get(lid)) for lid, vpc in owned.items())
         )
         return dict(zip(owned, results, strict=True))
 
-    async def _observed(self, ctx: KindContext, logical_id: str, vpc: dict[str, Any]) -> Observed:
+    async def _observed(
+        self,
+        ctx: KindContext,
+        logical_id: str,
+        vpc: dict[str, Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> Observed:
         ec2 = await ctx.client("ec2")
         vpc_id = vpc["VpcId"]
         support, hostnames = await asyncio.gather(
@@ -52,7 +59,7 @@ class Vpc(Kind):
                 "cidr_block": vpc["CidrBlock"],
                 "enable_dns_support": support["EnableDnsSupport"]["Value"],
                 "enable_dns_hostnames": hostnames["EnableDnsHostnames"]["Value"],
-                "tags": live_tags(ctx, self.name, logical_id, tag_map(vpc.get("Tags"))),
+                "tags": live_tags(ctx, self.name, logical_id, tag_map(vpc.get("Tags")), params),
             },
             outputs={"id": vpc_id, "cidr_block": vpc["CidrBlock"]},
             ready=vpc.get("State", "available") == "available",
@@ -71,11 +78,13 @@ class Vpc(Kind):
             vpc = (
                 await ec2.create_vpc(
                     CidrBlock=desired.params["cidr_block"],
-                    TagSpecifications=tag_spec(ctx, self.name, desired.logical_id, "vpc"),
+                    TagSpecifications=tag_spec(
+                        ctx, self.name, desired.logical_id, "vpc", desired.params
+                    ),
                 )
             )["Vpc"]
         await self._set_dns(ec2, vpc["VpcId"], desired.params)
-        return await self._observed(ctx, desired.logical_id, vpc)
+        return await self._observed(ctx, desired.logical_id, vpc, desired.params)
 
     async def _set_dns(self, ec2: Any, vpc_id: str, params: Any, only: Delta | None = None) -> None:
         # AWS takes one attribute per ModifyVpcAttribute call; support before hostnames.
@@ -94,9 +103,11 @@ class Vpc(Kind):
         ec2 = await ctx.client("ec2")
         await self._set_dns(ec2, observed.physical_id, desired.params, only=delta)
         if delta.changed("tags"):
-            await sync_tags(ctx, observed.physical_id, self.name, desired.logical_id)
+            await sync_tags(
+                ctx, observed.physical_id, self.name, desired.logical_id, desired.params
+            )
         (vpc,) = (await ec2.describe_vpcs(VpcIds=[observed.physical_id]))["Vpcs"]
-        return await self._observed(ctx, desired.logical_id, vpc)
+        return await self._observed(ctx, desired.logical_id, vpc, desired.params)
 
     async def delete(self, ctx: KindContext, observed: Observed) -> None:
         ec2 = await ctx.client("ec2")
