@@ -103,30 +103,50 @@ async def _pages(elb: Any, operation: str, key: str, **kwargs: Any) -> list[dict
     return items
 
 
-async def _read_tree(ctx: KindContext) -> ElbTree:
+async def read_load_balancers(ctx: KindContext) -> list[dict[str, Any]]:
+    """The application load balancers named with the stack's prefix (ownership: tags)."""
     elb = await ctx.client("elbv2")
     prefix = name_prefix(ctx.stack)
-    lbs, tgs = await asyncio.gather(
-        _pages(elb, "describe_load_balancers", "LoadBalancers"),
-        _pages(elb, "describe_target_groups", "TargetGroups"),
-    )
-    lbs = [
+    return [
         lb
-        for lb in lbs
+        for lb in await _pages(elb, "describe_load_balancers", "LoadBalancers")
         if lb["LoadBalancerName"].startswith(prefix) and lb.get("Type") == "application"
     ]
-    tgs = [tg for tg in tgs if tg["TargetGroupName"].startswith(prefix)]
+
+
+async def read_target_groups(ctx: KindContext) -> list[dict[str, Any]]:
+    """The target groups named with the stack's prefix (ownership: tags)."""
+    elb = await ctx.client("elbv2")
+    prefix = name_prefix(ctx.stack)
+    return [
+        tg
+        for tg in await _pages(elb, "describe_target_groups", "TargetGroups")
+        if tg["TargetGroupName"].startswith(prefix)
+    ]
+
+
+async def read_listeners(ctx: KindContext, lb_arns: Sequence[str]) -> list[dict[str, Any]]:
+    """The listeners of these load balancers (none for one that is gone)."""
+    elb = await ctx.client("elbv2")
     per_lb = await asyncio.gather(
-        *(
-            _pages(elb, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
-            for lb in lbs
-        )
+        *(_pages(elb, "describe_listeners", "Listeners", LoadBalancerArn=arn) for arn in lb_arns)
     )
-    listeners = [li for group in per_lb for li in group]
+    return [li for group in per_lb for li in group]
+
+
+async def read_rules(ctx: KindContext, listener_arns: Sequence[str]) -> list[dict[str, Any]]:
+    """The non-default rules of these listeners (none for one that is gone)."""
+    elb = await ctx.client("elbv2")
     per_listener = await asyncio.gather(
-        *(_pages(elb, "describe_rules", "Rules", ListenerArn=li["ListenerArn"]) for li in listeners)
+        *(_pages(elb, "describe_rules", "Rules", ListenerArn=arn) for arn in listener_arns)
     )
-    rules = [r for group in per_listener for r in group if not r.get("IsDefault")]
+    return [r for group in per_listener for r in group if not r.get("IsDefault")]
+
+
+async def _read_tree(ctx: KindContext) -> ElbTree:
+    lbs, tgs = await asyncio.gather(read_load_balancers(ctx), read_target_groups(ctx))
+    listeners = await read_listeners(ctx, [lb["LoadBalancerArn"] for lb in lbs])
+    rules = await read_rules(ctx, [li["ListenerArn"] for li in listeners])
     arns = (
         [lb["LoadBalancerArn"] for lb in lbs]
         + [tg["TargetGroupArn"] for tg in tgs]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
     TREE_ACTIONS,
@@ -18,6 +17,7 @@ from controller.kinds.elbv2_common import (
     owned_from,
     owned_items,
     parent_arns,
+    read_listeners,
     stack_tree,
     sync_elb_tags,
 )
@@ -45,18 +45,7 @@ class Listener(Kind):
     async def _owned(
         self, ctx: KindContext, lb_arns: Sequence[str]
     ) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-        elb = await ctx.client("elbv2")
-        items: list[dict[str, Any]] = []
-        for arn in lb_arns:
-            try:
-                async for page in elb.get_paginator("describe_listeners").paginate(
-                    LoadBalancerArn=arn
-                ):
-                    items += page.get("Listeners", [])
-            except Exception as exc:  # the load balancer is gone: so are its listeners
-                if not is_not_found(exc):
-                    raise
-        return await owned_items(ctx, items, "ListenerArn")
+        return await owned_items(ctx, await read_listeners(ctx, lb_arns), "ListenerArn")
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
     TREE_ACTIONS,
@@ -19,6 +18,7 @@ from controller.kinds.elbv2_common import (
     owned_from,
     owned_items,
     parent_arns,
+    read_rules,
     stack_tree,
     sync_elb_tags,
 )
@@ -62,16 +62,7 @@ class ListenerRule(Kind):
     async def _owned(
         self, ctx: KindContext, listener_arns: Sequence[str]
     ) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-        elb = await ctx.client("elbv2")
-        items: list[dict[str, Any]] = []
-        for arn in listener_arns:
-            try:
-                async for page in elb.get_paginator("describe_rules").paginate(ListenerArn=arn):
-                    items += [r for r in page.get("Rules", []) if not r.get("IsDefault")]
-            except Exception as exc:  # the listener is gone: so are its rules
-                if not is_not_found(exc):
-                    raise
-        return await owned_items(ctx, items, "RuleArn")
+        return await owned_items(ctx, await read_rules(ctx, listener_arns), "RuleArn")
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)

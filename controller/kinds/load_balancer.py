@@ -9,9 +9,9 @@ from typing import Any
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
     TREE_ACTIONS,
-    name_prefix,
     owned_from,
     owned_items,
+    read_load_balancers,
     stack_tree,
     sync_elb_tags,
 )
@@ -44,16 +44,7 @@ class LoadBalancer(Kind):
     unordered_fields = frozenset({"subnet_ids", "security_group_ids"})
 
     async def _owned(self, ctx: KindContext) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-        elb = await ctx.client("elbv2")
-        prefix = name_prefix(ctx.stack)
-        items: list[dict[str, Any]] = []
-        async for page in elb.get_paginator("describe_load_balancers").paginate():
-            items += [
-                lb
-                for lb in page.get("LoadBalancers", [])
-                if lb["LoadBalancerName"].startswith(prefix) and lb.get("Type") == "application"
-            ]
-        return await owned_items(ctx, items, "LoadBalancerArn")
+        return await owned_items(ctx, await read_load_balancers(ctx), "LoadBalancerArn")
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)

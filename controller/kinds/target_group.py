@@ -14,9 +14,9 @@ from typing import Any
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.elbv2_common import (
     TREE_ACTIONS,
-    name_prefix,
     owned_from,
     owned_items,
+    read_target_groups,
     stack_tree,
 )
 from controller.kinds.tags_common import (
@@ -70,16 +70,7 @@ class TargetGroup(Kind):
     replace_fields = frozenset({"name", "port", "protocol", "target_type", "vpc_id"})
 
     async def _owned(self, ctx: KindContext) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-        elb = await ctx.client("elbv2")
-        prefix = name_prefix(ctx.stack)
-        items: list[dict[str, Any]] = []
-        async for page in elb.get_paginator("describe_target_groups").paginate():
-            items += [
-                tg
-                for tg in page.get("TargetGroups", [])
-                if tg["TargetGroupName"].startswith(prefix)
-            ]
-        return await owned_items(ctx, items, "TargetGroupArn")
+        return await owned_items(ctx, await read_target_groups(ctx), "TargetGroupArn")
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         params = params_by_id(desired)
