@@ -17,7 +17,6 @@ from controller.engine.resource import (
     OWNER_TAG,
     OWNER_VALUE,
     STACK_TAG,
-    DesiredResource,
     Observed,
     resource_key,
 )
@@ -160,6 +159,3 @@ class Kind(ABC):
     def check_deletable(self, observed: Observed) -> str | None:
         """A reason deletion must be refused, or None."""
         return None
-
-    def desired_sort_key(self, desired: DesiredResource) -> str:
-        return desired.logical_id

@@ -19,11 +19,6 @@ VERIFY_AFTER = 1.0
 WAITING_INTERVAL = 5.0
 
 
-def _short(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _corrects_drift(state: StackState, action: Action) -> bool:
     if action.type not in (ActionType.UPDATE, ActionType.REPLACE) or action.observed is None:
         return False
