@@ -84,9 +84,6 @@ class KindContext:
             LOGICAL_ID_TAG: resource_key(kind, logical_id),
         }
 
-    def tag_list(self, kind: str, logical_id: str) -> list[dict[str, str]]:
-        return [{"Key": k, "Value": v} for k, v in self.tags(kind, logical_id).items()]
-
     def token(self, kind: str, logical_id: str, limit: int = 64) -> str:
         """Idempotency token from stack + logical id + spec version."""
         raw = f"{self.stack}|{resource_key(kind, logical_id)}|{self.spec_version}"
