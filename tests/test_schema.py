@@ -149,3 +149,15 @@ def test_seed_table_matches_the_seed() -> None:
     scale_in = _one(r"\*\*Scale In Cooldown\*\*: (\d+) seconds", text)[0]
     assert int(scale_in) == SEED["scale_in_cooldown"]
     assert int(_one(r"\((\d+)-day retention\)", text)[0]) == SEED["log_retention_days"]
+
+
+def test_allow_replace_example_is_a_key_the_portal_has() -> None:
+    """The editor hint for allowReplace names a resource key `stackop plan` really shows."""
+    from controller.render import render
+
+    schema = json.loads(SCHEMA.read_text())
+    described = schema["$defs"]["Safety"]["properties"]["allowReplace"]["description"]
+    examples = re.findall(r"e\.g\. ([a-z_]+/[a-z0-9-]+)", described)
+    assert examples, described
+    keys = {d.key for d in render(load_spec_file(PORTAL).spec)}
+    assert set(examples) <= keys, (examples, "not in the portal's resources")

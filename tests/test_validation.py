@@ -19,9 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from bench.common import portal_data
+from controller.spec import SpecError, load_spec
 from tests.conftest import BIN, ROOT, run_stackop
 
 CORPUS = ROOT / "tests" / "specs" / "invalid"
@@ -324,3 +328,57 @@ def test_unambiguous_scalars_are_accepted(tmp_path: Path) -> None:
     path.write_text(text)
     proc = run_stackop("validate", str(path))
     assert proc.returncode == 0, proc.stderr
+
+
+def _portal_with(**spec_changes: object) -> dict[str, Any]:
+    data = portal_data()
+    data["spec"].update(spec_changes)
+    return data
+
+
+def _issues(data: dict[str, Any]) -> list[str]:
+    try:
+        load_spec("s.yaml", yaml.safe_dump(data).encode())
+    except SpecError as exc:
+        return [f"{i.path}: {i.message}" for i in exc.issues]
+    return []
+
+
+@pytest.mark.parametrize("version", ["16", "15.4", "17.2", "11.22-rds.20240418"])
+def test_engine_versions_rds_offers_are_accepted(version: str) -> None:
+    data = portal_data()
+    data["spec"]["database"]["engineVersion"] = version
+    assert _issues(data) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("15.x", "is not a PostgreSQL version"), ("10.21", "PostgreSQL 10 is not offered by RDS")],
+)
+def test_engine_versions_rds_refuses_are_rejected(version: str, message: str) -> None:
+    data = portal_data()
+    data["spec"]["database"]["engineVersion"] = version
+    (issue,) = _issues(data)
+    assert issue.startswith("spec.database.engineVersion: ") and message in issue
+
+
+def test_allow_replace_accepts_every_resource_key_of_the_stack() -> None:
+    data = _portal_with(safety={"allowReplace": ["db_instance/main", "target_group/order"]})
+    assert _issues(data) == []
+    # A teardown renders nothing: stale entries must not block it.
+    torn = _portal_with(teardown=True, safety={"allowReplace": ["database/main"]})
+    assert _issues(torn) == []
+
+
+def test_operator_variables_are_free_for_services_without_the_database() -> None:
+    """DB_HOST of an external database is fine where stackop injects nothing."""
+    data = portal_data()
+    data["spec"]["services"][0].pop("usesDatabase", None)
+    data["spec"]["services"][0]["environment"] = {"DB_HOST": "legacy.example.com"}
+    assert not data["spec"]["services"][0].get("usesDatabase")
+    assert _issues(data) == []
+    data["spec"]["database"]["enabled"] = False
+    for svc in data["spec"]["services"]:
+        svc.pop("usesDatabase", None)
+    data["spec"]["serviceDefaults"]["environment"] = {"DB_NAME": "external"}
+    assert _issues(data) == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Iterator
 
+from controller.spec.engine_versions import version_problem
 from controller.spec.errors import clip
+from controller.spec.injected import DATABASE_VARIABLES
 from controller.spec.model import StackSpec
 from controller.spec.naming import readable_names
 from controller.spec.yamlsafe import Path
@@ -109,6 +112,12 @@ def _services(s: StackSpec) -> Iterator[Finding]:
         ports.setdefault(svc.port, i)
         if body.database.enabled and svc.port == body.database.port:
             yield (*base, "port"), f"port {svc.port} is the database port; pick another"
+        if svc.uses_database and not body.database.enabled:
+            yield (
+                (*base, "usesDatabase"),
+                "the database is disabled (spec.database.enabled: false); "
+                "enable it or remove usesDatabase",
+            )
         allowed = FARGATE_SIZES.get(svc.cpu)
         if allowed is None:
             choices = ", ".join(str(c) for c in FARGATE_SIZES)
@@ -181,6 +190,9 @@ def _database(s: StackSpec) -> Iterator[Finding]:
             (*base, "maxAllocatedStorage"),
             (f"{db.max_allocated_storage} is below allocatedStorage {db.allocated_storage}"),
         )
+    problem = version_problem(db.engine_version)
+    if problem:
+        yield (*base, "engineVersion"), problem
     if db.deletion_policy == "delete" and db.deletion_protection:
         yield (
             (*base, "deletionPolicy"),
@@ -260,6 +272,53 @@ def _tags(s: StackSpec) -> Iterator[Finding]:
         yield ("spec", "tags"), "at most 40 tags (AWS allows 50 and stackop uses some)"
 
 
+def _injected_variables(s: StackSpec) -> Iterator[Finding]:
+    """User variables named like the ones stackop sets for services that use the database."""
+    if not s.spec.database.enabled:
+        return
+    users = [(i, svc) for i, svc in enumerate(s.spec.services) if svc.uses_database]
+    for i, svc in users:
+        for field, values in (("environment", svc.environment), ("secrets", svc.secrets)):
+            for key in values:
+                if key in DATABASE_VARIABLES:
+                    yield (
+                        ("spec", "services", i, field, key),
+                        f"{key} is set by stackop in a service with usesDatabase: true "
+                        f"(it injects {', '.join(DATABASE_VARIABLES)}); rename this variable",
+                    )
+    for key in s.spec.service_defaults.environment:
+        if users and key in DATABASE_VARIABLES:
+            yield (
+                ("spec", "serviceDefaults", "environment", key),
+                f"{key} is set by stackop in services that use the database "
+                f"(here {users[0][1].name!r}); rename this variable",
+            )
+
+
+def _allow_replace(s: StackSpec) -> Iterator[Finding]:
+    """Every allowReplace entry names a resource of the stack, as `stackop plan` shows it."""
+    entries = s.spec.safety.allow_replace
+    if s.spec.teardown or not entries:
+        return
+    from controller.render import render  # render imports the spec model
+
+    keys = sorted({r.key for r in render(s)})
+    for i, entry in enumerate(entries):
+        if entry in keys:
+            continue
+        close = difflib.get_close_matches(entry, keys, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else "entries are resource keys kind/logical id as `stackop plan` shows them, "
+            "e.g. db_instance/main"
+        )
+        yield (
+            ("spec", "safety", "allowReplace", i),
+            f"{clip(repr(entry))} is not a resource of this stack; {hint}",
+        )
+
+
 CHECKS: tuple[Callable[[StackSpec], Iterator[Finding]], ...] = (
     _network,
     _services,
@@ -268,11 +327,17 @@ CHECKS: tuple[Callable[[StackSpec], Iterator[Finding]], ...] = (
     _cluster,
     _names,
     _tags,
+    _injected_variables,
 )
+# Checks that render the stack: only run on a spec every other check accepts.
+RENDERED_CHECKS: tuple[Callable[[StackSpec], Iterator[Finding]], ...] = (_allow_replace,)
 
 
 def run_checks(spec: StackSpec) -> list[Finding]:
-    return [finding for check in CHECKS for finding in check(spec)]
+    findings = [finding for check in CHECKS for finding in check(spec)]
+    if findings:
+        return findings
+    return [finding for check in RENDERED_CHECKS for finding in check(spec)]
 
 
 def _snake(camel: str) -> str:

@@ -69,8 +69,8 @@ class Safety(Model):
     )
     allow_replace: list[str] = Field(
         default_factory=list,
-        description="Logical ids (e.g. database/main) that apply may replace when a change "
-        "forces replacement.",
+        description="Resource keys of this stack (kind/logical id, e.g. db_instance/main) that "
+        "apply may replace when a change forces replacement.",
     )
 
 
@@ -88,7 +88,15 @@ class Network(Model):
 class Database(Model):
     enabled: bool = True
     engine: Literal["postgres"] = "postgres"
-    engine_version: str = "15.4"
+    engine_version: str = Field(
+        default="15.4",
+        description="PostgreSQL version RDS offers: a major (e.g. 16) or major.minor (e.g. 16.4).",
+    )
+    allow_major_version_upgrade: bool = Field(
+        default=False,
+        description="Let a change of engineVersion to a newer major version upgrade the running "
+        "database in place (irreversible); without it such a change is held.",
+    )
     instance_class: Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = (
         "db.t4g.micro"
     )
