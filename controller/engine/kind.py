@@ -156,3 +156,7 @@ class Kind(ABC):
     def check_deletable(self, observed: Observed) -> str | None:
         """A reason deletion must be refused, or None."""
         return None
+
+    def check_update(self, desired: Resolved, observed: Observed, delta: Delta) -> str | None:
+        """A reason this in-place update must be held (the cloud would refuse it), or None."""
+        return None

@@ -41,7 +41,9 @@ def _desired_action(
         return Action(d.kind, d.logical_id, ActionType.NOOP, d, resolved, observed)
     replace = forces_replacement(kind, delta)
     if not replace:
-        return Action(d.kind, d.logical_id, ActionType.UPDATE, d, resolved, observed, delta)
+        action = Action(d.kind, d.logical_id, ActionType.UPDATE, d, resolved, observed, delta)
+        action.held = kind.check_update(resolved, observed, delta) or ""
+        return action
     action = Action(
         d.kind,
         d.logical_id,

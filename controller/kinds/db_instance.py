@@ -26,6 +26,7 @@ from controller.engine import (
     Terminal,
 )
 from controller.engine.kind import DeletionMode
+from controller.kinds.rds_versions import refused_version_change
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -106,7 +107,17 @@ class DbInstance(Kind):
         {"identifier", "engine", "storage_encrypted", "db_name", "master_username"}
     )
     unordered_fields = frozenset({"security_group_ids"})
+    ignore_fields = frozenset({"allow_major_version_upgrade"})  # a permission, not a field
     protects_data = True
+
+    def check_update(self, desired: Resolved, observed: Observed, delta: Delta) -> str | None:
+        if not delta.changed("engine_version"):
+            return None
+        return refused_version_change(
+            str(observed.fields.get("engine_version", "")),
+            str(desired.params.get("engine_version", "")),
+            bool(desired.params.get("allow_major_version_upgrade")),
+        )
 
     async def _owned(self, ctx: KindContext) -> dict[str, dict[str, Any]]:
         rds = await ctx.client("rds")

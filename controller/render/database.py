@@ -33,6 +33,7 @@ def render_database(spec: StackSpec) -> list[DesiredResource]:
                 "identifier": identifier,
                 "engine": db.engine,
                 "engine_version": db.engine_version,
+                "allow_major_version_upgrade": db.allow_major_version_upgrade,
                 "instance_class": db.instance_class,
                 "allocated_storage": db.allocated_storage,
                 "max_allocated_storage": db.max_allocated_storage,
