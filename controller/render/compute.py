@@ -10,7 +10,13 @@ from controller.engine import DesiredResource, Ref
 from controller.render.common import resource_tags
 from controller.render.network import security_group_id, subnet_ids
 from controller.spec.model import Autoscaling, HealthCheck, Service, StackSpec
-from controller.spec.naming import log_group_name, namespace_name, repository_name, short_name
+from controller.spec.naming import (
+    joined,
+    log_group_name,
+    namespace_name,
+    repository_name,
+    short_name,
+)
 
 ROLE_NAME_LIMIT = 64
 EXEC_ACTIONS = [
@@ -210,7 +216,7 @@ def _roles(spec: StackSpec, svc: Service) -> list[DesiredResource]:
                 "iam_role",
                 lid,
                 {
-                    "name": short_name(stack, name, role, limit=ROLE_NAME_LIMIT),
+                    "name": short_name(joined(stack, name), role, limit=ROLE_NAME_LIMIT),
                     "path": role_path(stack),
                     "description": f"{stack} {name} task {role} role",
                     "assume_role_policy": trust_policy("ecs-tasks.amazonaws.com"),
@@ -249,7 +255,7 @@ def _task_definition(spec: StackSpec, svc: Service) -> DesiredResource:
         "task_definition",
         name,
         {
-            "family": f"{stack}-{name}",
+            "family": joined(stack, name),
             "cpu": str(svc.cpu),
             "memory": str(svc.memory),
             "network_mode": "awsvpc",
@@ -378,7 +384,7 @@ def _alarms(spec: StackSpec, svc: Service) -> list[DesiredResource]:
             "metric_alarm",
             f"{name}-{metric}-high",
             {
-                "alarm_name": f"{stack}-{name}-{metric}-high",
+                "alarm_name": f"{joined(stack, name)}-{metric}-high",
                 "namespace": "AWS/ECS",
                 "metric_name": METRICS[metric][1],
                 "dimensions": {"ClusterName": stack, "ServiceName": name},

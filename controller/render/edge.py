@@ -11,7 +11,7 @@ from controller.engine import DesiredResource, Ref
 from controller.render.common import resource_tags
 from controller.render.network import security_group_id, subnet_ids
 from controller.spec.model import HealthCheck, Service, StackSpec
-from controller.spec.naming import bucket_name, short_name
+from controller.spec.naming import bucket_name, short_name, single_hyphen_joined
 
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 MAX_PRIORITY = 50000
@@ -60,7 +60,7 @@ def _health_check(spec: StackSpec, svc: Service) -> dict[str, Any]:
 
 
 def target_group_name(stack: str, service: str) -> str:
-    return short_name(stack, service, limit=32)
+    return single_hyphen_joined(stack, service, limit=32)
 
 
 def render_load_balancer(spec: StackSpec) -> list[DesiredResource]:

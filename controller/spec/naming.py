@@ -24,6 +24,29 @@ def short_name(*parts: str, limit: int, sep: str = "-") -> str:
     return f"{head}{sep}{digest}"
 
 
+def joined(stack: str, part: str) -> str:
+    """`stack` and a variable part (a service name) joined so no other pair gives the same text.
+
+    Both are lowercase words joined by single '-' ('--' is refused by validation). A part
+    without '-' is joined with '-': the last '-' then splits the two unambiguously. A part
+    with '-' is joined with '--', which neither name can contain: `shop` + `api-task` is
+    `shop--api-task`, `shop-api` + `task` is `shop-api-task`. So the name still starts with
+    `<stack>-` (what the kinds' prefix listings look for), and names of services without
+    '-' are what they always were.
+    """
+    return f"{stack}-{part}" if "-" not in part else f"{stack}--{part}"
+
+
+def single_hyphen_joined(stack: str, part: str, limit: int) -> str:
+    """Like `joined`, for names AWS limits to letters, digits and single '-' (load
+    balancing): a part with '-' is told apart by a hash of the (stack, part) pair."""
+    if "-" not in part:
+        return short_name(stack, part, limit=limit)
+    digest = hashlib.sha256(f"{stack}/{part}".encode()).hexdigest()[:8]
+    head = f"{stack}-{part}"[: limit - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
 def bucket_name(stack: str) -> str:
     return f"{stack}-frontend"
 
