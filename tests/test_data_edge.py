@@ -373,6 +373,8 @@ def test_delete_policy_with_protection_on_is_refused(endpoint: str, tmp_path: Pa
     )
     doc = yaml.safe_load(spec.read_text())
     doc["spec"]["database"]["enabled"] = False
+    for svc in doc["spec"]["services"]:
+        svc.pop("usesDatabase", None)  # refused without a database
     gone = tmp_path / "gone.yaml"
     gone.write_text(yaml.safe_dump(doc, sort_keys=False))
 

@@ -46,6 +46,8 @@ def small_portal(spec: dict[str, Any]) -> None:
     for section in ("database", "frontend", "cdn"):
         spec[section]["enabled"] = False
     spec["services"] = spec["services"][:4]
+    for svc in spec["services"]:
+        svc.pop("usesDatabase", None)  # refused without a database
 
 
 def services_removed(spec: dict[str, Any]) -> None:

@@ -43,6 +43,8 @@ def two_services(spec: dict[str, Any]) -> None:
     for section in ("database", "frontend", "cdn"):
         spec[section]["enabled"] = False
     spec["services"] = spec["services"][:2]
+    for svc in spec["services"]:
+        svc.pop("usesDatabase", None)  # refused without a database
 
 
 def test_scaling_metrics_per_service(operator: Operator, endpoint: str, tmp_path: Path) -> None:

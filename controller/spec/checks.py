@@ -112,7 +112,7 @@ def _services(s: StackSpec) -> Iterator[Finding]:
         ports.setdefault(svc.port, i)
         if body.database.enabled and svc.port == body.database.port:
             yield (*base, "port"), f"port {svc.port} is the database port; pick another"
-        if svc.uses_database and not body.database.enabled:
+        if svc.uses_database and not body.database.enabled and body.cluster.enabled:
             yield (
                 (*base, "usesDatabase"),
                 "the database is disabled (spec.database.enabled: false); "
