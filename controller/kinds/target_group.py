@@ -1,13 +1,14 @@
 """Target group per routed service: ip targets, health check, deregistration delay.
 
-Reading target group attributes costs one call per group, which would make the
-observe cycle grow with the number of services. The deregistration delay we last
-applied is therefore kept in a tag and compared from there (set on create and on
-every change of the spec); an out-of-band change of that one attribute is not seen.
+The deregistration delay is a target group attribute, and ELB has no batched read of
+attributes: observe reads them with one DescribeTargetGroupAttributes per group (all at
+once), so an out-of-band change is seen. That is the one read of this kind that grows
+with the number of services (9 calls a cycle for the portal).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,7 +29,6 @@ from controller.kinds.tags_common import (
 )
 
 DEREGISTRATION = "deregistration_delay.timeout_seconds"
-DEREGISTRATION_TAG = "stackop:deregistration-delay"
 
 
 def _health_check(tg: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,11 +56,19 @@ def _health_check_args(hc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _delay_of(resp: Mapping[str, Any] | None) -> int | None:
+    """The deregistration delay in a (Describe|Modify)TargetGroupAttributes response."""
+    attributes = {a["Key"]: a.get("Value") for a in (resp or {}).get("Attributes", [])}
+    value = attributes.get(DEREGISTRATION)
+    return int(value) if value and value.isdigit() else None
+
+
 class TargetGroup(Kind):
     name = "target_group"
     service = "elasticloadbalancing"
     iam_actions = (
         *TREE_ACTIONS,
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         "elasticloadbalancing:CreateTargetGroup",
         "elasticloadbalancing:ModifyTargetGroup",
         "elasticloadbalancing:ModifyTargetGroupAttributes",
@@ -76,10 +84,20 @@ class TargetGroup(Kind):
         params = params_by_id(desired)
         tree = await stack_tree(ctx)
         owned = owned_from(ctx, tree.target_groups, "TargetGroupArn", tree.tags)
+        delays = await asyncio.gather(
+            *(self._read_delay(ctx, tg["TargetGroupArn"]) for tg, _ in owned.values())
+        )
         return {
-            lid: self._observed(ctx, lid, tg, tags, params.get(lid))
-            for lid, (tg, tags) in owned.items()
+            lid: self._observed(ctx, lid, tg, tags, params.get(lid), delay)
+            for (lid, (tg, tags)), delay in zip(owned.items(), delays, strict=True)
         }
+
+    @staticmethod
+    async def _read_delay(ctx: KindContext, arn: str) -> int | None:
+        elb = await ctx.client("elbv2")
+        return _delay_of(
+            await ignore_not_found(elb.describe_target_group_attributes(TargetGroupArn=arn))
+        )
 
     def _observed(
         self,
@@ -88,9 +106,9 @@ class TargetGroup(Kind):
         tg: Mapping[str, Any],
         tags: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
+        delay: int | None = None,
     ) -> Observed:
         arn = tg["TargetGroupArn"]
-        delay = tags.get(DEREGISTRATION_TAG)
         return Observed(
             logical_id=logical_id,
             physical_id=arn,
@@ -101,21 +119,22 @@ class TargetGroup(Kind):
                 "target_type": tg.get("TargetType"),
                 "vpc_id": tg.get("VpcId"),
                 "health_check": _health_check(tg),
-                "deregistration_delay": int(delay) if delay and delay.isdigit() else None,
+                "deregistration_delay": delay,
                 "tags": live_tags(ctx, self.name, logical_id, tags, params),
             },
             outputs={"arn": arn, "id": arn, "name": tg["TargetGroupName"]},
         )
 
     def _tags(self, ctx: KindContext, desired: Resolved) -> dict[str, str]:
-        delay = {DEREGISTRATION_TAG: str(desired.params["deregistration_delay"])}
-        return desired_tags(ctx, self.name, desired.logical_id, desired.params, delay)
+        return desired_tags(ctx, self.name, desired.logical_id, desired.params)
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         # A second CreateTargetGroup with the same name fails in moto: look up first.
         existing = (await self._owned(ctx)).get(desired.logical_id)
         if existing is not None:
-            return self._observed(ctx, desired.logical_id, *existing, desired.params)
+            tg, tags = existing
+            delay = await self._read_delay(ctx, tg["TargetGroupArn"])
+            return self._observed(ctx, desired.logical_id, tg, tags, desired.params, delay)
         elb = await ctx.client("elbv2")
         p = desired.params
         tags = self._tags(ctx, desired)
@@ -130,14 +149,15 @@ class TargetGroup(Kind):
                 **_health_check_args(p["health_check"]),
             )
         )["TargetGroups"]
-        await self._set_delay(elb, tg["TargetGroupArn"], p["deregistration_delay"])
-        return self._observed(ctx, desired.logical_id, tg, tags, p)
+        delay = await self._set_delay(elb, tg["TargetGroupArn"], p["deregistration_delay"])
+        return self._observed(ctx, desired.logical_id, tg, tags, p, delay)
 
     @staticmethod
-    async def _set_delay(elb: Any, arn: str, seconds: int) -> None:
-        await elb.modify_target_group_attributes(
+    async def _set_delay(elb: Any, arn: str, seconds: int) -> int | None:
+        resp = await elb.modify_target_group_attributes(
             TargetGroupArn=arn, Attributes=[{"Key": DEREGISTRATION, "Value": str(seconds)}]
         )
+        return _delay_of(resp)
 
     async def update(
         self, ctx: KindContext, desired: Resolved, observed: Observed, delta: Delta
@@ -152,14 +172,15 @@ class TargetGroup(Kind):
                     TargetGroupArn=arn, **_health_check_args(p["health_check"])
                 )
             )["TargetGroups"]
+        delay = observed.fields.get("deregistration_delay")
         if delta.changed("deregistration_delay"):
-            await self._set_delay(elb, arn, p["deregistration_delay"])
+            delay = await self._set_delay(elb, arn, p["deregistration_delay"])
         tags = self._tags(ctx, desired)
-        if delta.changed("tags") or delta.changed("deregistration_delay"):
+        if delta.changed("tags"):
             await elb.add_tags(ResourceArns=[arn], Tags=tag_list(tags))
         if tg is None:
             (tg,) = (await elb.describe_target_groups(TargetGroupArns=[arn]))["TargetGroups"]
-        return self._observed(ctx, desired.logical_id, tg, tags, p)
+        return self._observed(ctx, desired.logical_id, tg, tags, p, delay)
 
     async def delete(self, ctx: KindContext, observed: Observed) -> None:
         elb = await ctx.client("elbv2")

@@ -2,10 +2,11 @@
 the container definition really changed.
 
 Observe lists the ACTIVE revisions (one call per page, the ARNs carry family and
-revision), and describes only each family's latest revision. Revisions are immutable,
-so describe results are cached by ARN for the process: a steady-state observe is one
-list call. Old revisions beyond `revisions_to_keep` are deregistered after each
-registration.
+revision), and describes only each family's latest revision. A revision's definition is
+immutable, so it is described once per process (with its tags); its tags are not, so
+every later observe reads them again with ListTagsForResource, one call per family's
+latest revision: a steady-state observe is one list call plus one per service. Old
+revisions beyond `revisions_to_keep` are deregistered after each registration.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class TaskDefinition(Kind):
     iam_actions = (
         "ecs:ListTaskDefinitions",
         "ecs:DescribeTaskDefinition",
+        "ecs:ListTagsForResource",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "ecs:TagResource",
@@ -161,6 +163,17 @@ class TaskDefinition(Kind):
             cached = {**resp["taskDefinition"], "tags": resp.get("tags", [])}
             self._described[arn] = cached
         return cached
+
+    async def _latest(self, ctx: KindContext, arn: str) -> dict[str, Any]:
+        """A family's latest revision: the definition as described once, the tags as now."""
+        cached = self._described.get(arn)
+        if cached is None:
+            return await self._describe(ctx, arn)
+        ecs = await ctx.client("ecs")
+        resp = await ignore_not_found(ecs.list_tags_for_resource(resourceArn=arn))
+        if resp is None:  # deregistered since the list: keep what we knew
+            return cached
+        return {**cached, "tags": resp.get("tags", [])}
 
     def _observed(
         self,
@@ -203,7 +216,7 @@ class TaskDefinition(Kind):
         active = {
             f: arns for f, arns in (await self._active(ctx, only)).items() if only in (None, f)
         }
-        latest = await asyncio.gather(*(self._describe(ctx, arns[-1]) for arns in active.values()))
+        latest = await asyncio.gather(*(self._latest(ctx, arns[-1]) for arns in active.values()))
         found: dict[str, Observed] = {}
         for arns, td in zip(active.values(), latest, strict=True):
             logical_id = ctx.owns(tag_map(td.get("tags"), "key", "value"))
