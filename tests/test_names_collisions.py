@@ -11,11 +11,19 @@ from typing import Any
 import pytest
 
 from bench.common import portal_data, write_spec
-from controller.aws import AwsClients
-from controller.engine import DesiredResource, Ref
+from controller.aws import AwsClients, classify
+from controller.engine import (
+    DesiredResource,
+    KindContext,
+    PlanOptions,
+    Ref,
+    plan_stack,
+    reconcile_stack,
+)
+from controller.kinds import all_kinds
 from controller.render import render
 from controller.spec import LoadedSpec, load_spec_file
-from controller.spec.naming import joined, single_hyphen_joined
+from controller.spec.naming import joined, short_name, single_hyphen_joined
 from controller.stack import StackRunner
 from tests.aws import client
 
@@ -162,3 +170,52 @@ def test_both_stacks_converge_side_by_side(endpoint: str, tmp_path: Path) -> Non
     ]
     families = client("ecs", endpoint).list_task_definition_families(status="ACTIVE")
     assert sorted(families["families"]) == ["shop--api-task", "shop-api-task"]
+
+
+def _named_the_old_way(desired: list[DesiredResource]) -> list[DesiredResource]:
+    """The stack `shop` as the old naming (plain '-' joins) rendered it."""
+    old = {
+        "iam_role": lambda d: ("name", short_name("shop", *d.logical_id.rsplit("-", 1), limit=64)),
+        "task_definition": lambda d: ("family", f"shop-{d.logical_id}"),
+        "metric_alarm": lambda d: ("alarm_name", f"shop-{d.logical_id}"),
+        "target_group": lambda d: ("name", short_name("shop", d.logical_id, limit=32)),
+    }
+    out = []
+    for d in desired:
+        params = dict(d.params)
+        if d.kind in old:
+            key, value = old[d.kind](d)
+            params[key] = value
+        out.append(DesiredResource(d.kind, d.logical_id, params, d.depends_on))
+    return out
+
+
+@pytest.mark.timeout(180)
+def test_a_stack_named_the_old_way_converges_to_the_new_names(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """Upgrading replaces what was renamed (roles, task definition family, alarms), but
+    a target group keeps its name: AWS cannot rename it, and replacing it while the
+    listener rule and service use it fails (ResourceInUse) for ever."""
+    loaded = _load(_stack(*PAIRS[0], tiny=True), tmp_path)
+    new = render(loaded.spec)
+    kinds, options = all_kinds(), PlanOptions(guard_deletions=False)
+
+    async def run() -> None:
+        async with AwsClients(endpoint_url=endpoint) as clients:
+            ctx = KindContext("shop", "v1", clients, user_tags=dict(loaded.spec.spec.tags))
+            for desired in (_named_the_old_way(new), new):
+                for _ in range(3):
+                    res = await reconcile_stack(
+                        kinds, ctx, desired, options, write=True, classify=classify
+                    )
+                    assert res.converged, res.execution
+                    if (await plan_stack(kinds, ctx, desired, options)).in_sync:
+                        break
+                assert (await plan_stack(kinds, ctx, desired, options)).in_sync
+
+    asyncio.run(run())
+    roles = {r["RoleName"] for r in client("iam", endpoint).list_roles()["Roles"]}
+    assert roles == {"shop--api-task-execution", "shop--api-task-task"}
+    groups = client("elbv2", endpoint).describe_target_groups()["TargetGroups"]
+    assert [g["TargetGroupName"] for g in groups] == ["shop-api-task"]

@@ -75,7 +75,11 @@ class TargetGroup(Kind):
         "elasticloadbalancing:AddTags",
         "elasticloadbalancing:DeleteTargetGroup",
     )
-    replace_fields = frozenset({"name", "port", "protocol", "target_type", "vpc_id"})
+    replace_fields = frozenset({"port", "protocol", "target_type", "vpc_id"})
+    # The name is chosen at create time from the stack and service (their identity, which
+    # cannot change) and AWS cannot rename: a group keeps the name it was created with,
+    # so a change of the naming scheme does not replace groups that listeners still use.
+    ignore_fields = frozenset({"name"})
 
     async def _owned(self, ctx: KindContext) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
         return await owned_items(ctx, await read_target_groups(ctx), "TargetGroupArn")

@@ -2,7 +2,9 @@
 
 Names AWS shows to people (bucket, database, log groups, namespace) stay readable and
 are length-checked by validation; names with tight limits (load balancer, target
-group, IAM role) are shortened with a stable hash suffix.
+group, IAM role) are shortened with a stable hash suffix. A name made of the stack name
+and a service name is built by `joined` (or `single_hyphen_joined`), so that two stacks
+never get the same name (`shop` + `api-task` vs `shop-api` + `task`).
 """
 
 from __future__ import annotations
