@@ -172,20 +172,27 @@ def test_both_stacks_converge_side_by_side(endpoint: str, tmp_path: Path) -> Non
     assert sorted(families["families"]) == ["shop--api-task", "shop-api-task"]
 
 
+def _old_name(d: DesiredResource) -> tuple[str, str] | None:
+    """(param, value) of the name the old naming (plain '-' joins) gave stack `shop`."""
+    if d.kind == "iam_role":
+        service, role = d.logical_id.rsplit("-", 1)
+        return "name", short_name("shop", service, role, limit=64)
+    if d.kind == "task_definition":
+        return "family", f"shop-{d.logical_id}"
+    if d.kind == "metric_alarm":
+        return "alarm_name", f"shop-{d.logical_id}"
+    if d.kind == "target_group":
+        return "name", short_name("shop", d.logical_id, limit=32)
+    return None
+
+
 def _named_the_old_way(desired: list[DesiredResource]) -> list[DesiredResource]:
-    """The stack `shop` as the old naming (plain '-' joins) rendered it."""
-    old = {
-        "iam_role": lambda d: ("name", short_name("shop", *d.logical_id.rsplit("-", 1), limit=64)),
-        "task_definition": lambda d: ("family", f"shop-{d.logical_id}"),
-        "metric_alarm": lambda d: ("alarm_name", f"shop-{d.logical_id}"),
-        "target_group": lambda d: ("name", short_name("shop", d.logical_id, limit=32)),
-    }
     out = []
     for d in desired:
         params = dict(d.params)
-        if d.kind in old:
-            key, value = old[d.kind](d)
-            params[key] = value
+        old = _old_name(d)
+        if old is not None:
+            params[old[0]] = old[1]
         out.append(DesiredResource(d.kind, d.logical_id, params, d.depends_on))
     return out
 
