@@ -125,12 +125,22 @@ class StackLease:
         return self.manager.holds(self.stack)
 
     async def check(self) -> None:
-        """Raise LeaseLost unless the lease is still ours (call before every write step)."""
-        if not self.held():
+        """Raise LeaseLost unless the lease is still ours (call before every write step).
+
+        Between writes, a lease that lapsed locally (a renewal late behind slow planning)
+        is taken again when the object still names us: the conditional write proves that
+        nobody else has held it meanwhile."""
+        if not self.held() and not await self._still_ours():
             raise LeaseLost(
                 f"lost the lease on stack {self.stack} ({self.where} now has "
                 f"{await self.holder()}); stopped writing"
             )
+
+    async def _still_ours(self) -> bool:
+        try:
+            return await self.manager.ensure(self.stack)
+        except Exception:  # an unreadable lease object: not provably ours
+            return False
 
     async def guard(self, work: Awaitable[T]) -> T:
         """Run `work`; cancel it the moment the lease is no longer held."""
@@ -142,7 +152,10 @@ class StackLease:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                await self.check()
+                raise LeaseLost(
+                    f"lost the lease on stack {self.stack} while writing ({self.where} now "
+                    f"has {await self.holder()}); stopped writing"
+                )
         return task.result()
 
     async def release(self) -> None:

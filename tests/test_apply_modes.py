@@ -4,6 +4,7 @@ why it writes nothing, and writes nothing (issue 10, item 1)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ READ_ONLY = [
 
 @pytest.mark.parametrize(("body", "reason"), READ_ONLY)
 def test_apply_of_a_read_only_spec_prints_the_plan_and_creates_nothing(
-    endpoint: str, tmp_path: Path, body: dict[str, object], reason: str
+    endpoint: str, tmp_path: Path, body: dict[str, Any], reason: str
 ) -> None:
     spec = net_spec(tmp_path, "ro-new", **body)
     log = tmp_path / "calls.jsonl"
@@ -35,7 +36,7 @@ def test_apply_of_a_read_only_spec_prints_the_plan_and_creates_nothing(
 
 @pytest.mark.parametrize(("body", "reason"), READ_ONLY)
 def test_apply_of_a_read_only_spec_leaves_drift_alone(
-    endpoint: str, tmp_path: Path, body: dict[str, object], reason: str
+    endpoint: str, tmp_path: Path, body: dict[str, Any], reason: str
 ) -> None:
     applied = run_stackop("apply", "--no-lease", str(net_spec(tmp_path, "ro")), endpoint=endpoint)
     assert applied.returncode == 0, applied.stdout + applied.stderr
