@@ -177,6 +177,11 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan 
         saved=saved.destructive if saved is not None else None,
     )
     settings = ApplySettings(max_passes=args.max_passes, approval=approval, saved=saved)
+    if saved is not None:
+        print(
+            f"Applying the plan saved in {args.spec} for stack {saved.stack} "
+            f"({saved.age()}), only if nothing changed since"
+        )
     async with AwsClients(args.region, args.endpoint_url) as clients:
         runner = StackRunner(clients)
         if reason:

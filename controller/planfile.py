@@ -104,22 +104,21 @@ class SavedPlan:
                 f"{self.spec_path} changed since the plan was made; run stackop plan again"
             )
 
+    def age(self) -> str:
+        return f"made {max(0.0, time.time() - self.created_at):.0f}s ago"
+
     def check_matches(self, plan: Plan) -> None:
         """Refuse unless `plan` (made now from the saved spec) is the saved plan."""
         if observed_fingerprint(plan) != self.observed:
             raise PlanFileError(
                 f"the live state of stack {self.stack} changed since the plan was made "
-                f"({_age(self.created_at)}); run stackop plan again"
+                f"({self.age()}); run stackop plan again"
             )
         if actions_fingerprint(plan) != self.actions:
             raise PlanFileError(
                 f"stack {self.stack} would now get other actions than the saved plan "
                 "(the spec's rendering changed); run stackop plan again"
             )
-
-
-def _age(created_at: float) -> str:
-    return f"{max(0.0, time.time() - created_at):.0f}s ago"
 
 
 def destructive_keys(plan: Plan) -> tuple[str, ...]:

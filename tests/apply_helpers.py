@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from controller.aws import is_write
 from tests.aws import client
+from tests.conftest import BIN, ROOT
 from tests.operator_harness import network_only, spec_text
 
 MAX_DELETIONS = 5
@@ -54,3 +57,16 @@ def nat_gateways(endpoint: str, stack: str) -> list[dict[str, Any]]:
         Filters=[{"Name": "tag:stackop:stack", "Values": [stack]}]
     )
     return [g for g in reply["NatGateways"] if g["State"] not in ("deleted", "deleting")]
+
+
+def stackop(endpoint: str, *args: str, log: Path) -> subprocess.CompletedProcess[str]:
+    """`stackop` with no terminal: stdin is /dev/null."""
+    return subprocess.run(
+        [str(BIN / "stackop"), "--endpoint-url", endpoint, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "STACKOP_CALL_LOG": str(log)},
+    )
