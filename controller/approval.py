@@ -8,7 +8,9 @@ those actions. Anything else refuses before the first write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterable
 
 from controller.engine import Plan
@@ -38,13 +40,11 @@ class Approval:
         auto: bool,
         interactive: bool,
         saved: Iterable[str] | None = None,
-        ask: Callable[[str], str] | None = None,
     ) -> None:
         self.auto = auto
         self.interactive = interactive
         self.from_plan_file = saved is not None
         self.approved: set[str] = set(saved or ())
-        self.ask = ask or _ask_terminal
 
     async def approve(self, plan: Plan, show: Callable[[], None]) -> None:
         """Return when the plan may run; raise NotApproved otherwise."""
@@ -65,10 +65,33 @@ class Approval:
                 "terminal to confirm it: run on a terminal, or pass --auto-approve"
             )
         show()
-        answer = await asyncio.to_thread(self.ask, PROMPT)
+        answer = await _in_daemon_thread(_ask_terminal, PROMPT)
         if answer.strip() != "yes":
             raise NotApproved(f"apply cancelled (answer {answer.strip()!r}, not 'yes')")
         self.approved |= set(pending)
+
+
+async def _in_daemon_thread(ask: Callable[[str], str], prompt: str) -> str:
+    """Read the answer in a daemon thread: unlike the default executor's, it does not
+    keep the process alive after Ctrl-C at the prompt (terraform exits there too)."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            text = ask(prompt)
+        except Exception:  # EOF or a closed terminal: no answer
+            text = ""
+        with contextlib.suppress(RuntimeError):  # the loop is gone (Ctrl-C)
+            loop.call_soon_threadsafe(_settle, answer, text)
+
+    threading.Thread(target=read, name="apply-approval", daemon=True).start()
+    return await answer
+
+
+def _settle(future: asyncio.Future[str], text: str) -> None:
+    if not future.done():
+        future.set_result(text)
 
 
 def _ask_terminal(prompt: str) -> str:
