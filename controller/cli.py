@@ -24,6 +24,13 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"STACKOP_{name}", default)
 
 
+def _lease_seconds(text: str) -> float:
+    seconds = float(text)
+    if not 2.0 <= seconds <= 3600.0:
+        raise argparse.ArgumentTypeError("must be between 2 and 3600 seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackop", description=__doc__)
     parser.add_argument(
@@ -61,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lease-seconds",
-        type=float,
+        type=_lease_seconds,
         default=float(_env("LEASE_SECONDS") or 30.0),
         help="lease period while applying; env STACKOP_LEASE_SECONDS",
     )
