@@ -7,17 +7,28 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from controller.engine import ActionReport, Outcome
 from controller.spec import LoadedSpec, SpecError, load_spec_file
 
+if TYPE_CHECKING:
+    from controller.planfile import SavedPlan
+
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+PLAN_FILE_LIMIT = 64 * 1024 * 1024
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"STACKOP_{name}", default)
+
+
+def _lease_seconds(text: str) -> float:
+    seconds = float(text)
+    if not 2.0 <= seconds <= 3600.0:
+        raise argparse.ArgumentTypeError("must be between 2 and 3600 seconds")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +52,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show what apply would change (exit 0 in sync, 2 changes)")
     p.add_argument("spec")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = sub.add_parser("apply", help="converge a stack once")
-    p.add_argument("spec")
+    p.add_argument("-out", "--out", metavar="FILE", help="save the plan for `stackop apply FILE`")
+    p = sub.add_parser("apply", help="converge a stack once (SPEC, or a plan file from plan -out)")
+    p.add_argument("spec", metavar="SPEC_OR_PLAN")
     p.add_argument("--max-passes", type=int, default=10)
+    p.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="delete and replace without asking (otherwise `yes` on a terminal)",
+    )
+    p.add_argument(
+        "--no-lease",
+        action="store_true",
+        help="do not take the stack's lease (no check for a running operator)",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=_lease_seconds,
+        default=float(_env("LEASE_SECONDS") or 30.0),
+        help="lease period while applying; env STACKOP_LEASE_SECONDS",
+    )
     from controller.operator.commands import add_commands
 
     add_commands(sub)
@@ -86,70 +114,91 @@ async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
 
     async with AwsClients(args.region, args.endpoint_url) as clients:
         plan = await StackRunner(clients).plan(loaded)
+    if args.out:
+        from controller import planfile
+
+        try:
+            planfile.save(args.out, plan, loaded, Path(loaded.source).read_bytes())
+        except (OSError, planfile.PlanFileError) as exc:
+            print(f"error: cannot write the plan file {args.out}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     if args.json:
         out = plan.to_json()
         out["notReconciled"] = unreconciled_sections()
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(render_plan(plan, unreconciled_sections()))
+        if args.out:
+            print(f"Saved the plan to {args.out}: `stackop apply {args.out}` applies exactly it.")
     return EXIT_OK if plan.in_sync else EXIT_CHANGES
 
 
-def _print_event(phase: str, report: ActionReport) -> None:
-    action = report.action
-    if phase == "start":
-        print(f"  {action.type.value:7} {action.key} ...", flush=True)
-        return
-    if report.outcome is Outcome.DONE:
-        print(f"  {action.type.value:7} {action.key} done in {report.elapsed:.2f}s", flush=True)
-    else:
-        print(f"  {action.type.value:7} {action.key} FAILED: {report.message}", flush=True)
+def _read_apply_input(path: str) -> tuple[LoadedSpec, SavedPlan | None] | None:
+    """The spec to apply: SPEC itself, or the one saved in a plan file (told by content)."""
+    from controller import planfile
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+            if head.lstrip().startswith(b"{"):  # JSON: perhaps a plan file
+                head += fh.read(PLAN_FILE_LIMIT)
+    except OSError:
+        head = b""  # the spec loader names the problem
+    doc = planfile.parse(head)
+    if doc is None:
+        loaded = _load(path)
+        return None if loaded is None else (loaded, None)
+    try:
+        saved = planfile.load(path, doc)
+        saved.check_spec_unchanged()
+        loaded = saved.loaded()
+    except planfile.PlanFileError as exc:
+        print(f"error: {exc}; nothing written", file=sys.stderr)
+        return None
+    except SpecError as exc:
+        print(f"{path}: the saved spec is not valid: {exc}", file=sys.stderr)
+        return None
+    return loaded, saved
 
 
-async def _apply(args: argparse.Namespace, loaded: LoadedSpec) -> int:
+async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan | None) -> int:
+    from controller.apply_lease import Lease, NoLease, StackLease, quiet_lease_logs
+    from controller.apply_run import Applier, ApplySettings, plan_only, read_only_reason
+    from controller.approval import Approval
     from controller.aws import AwsClients
-    from controller.render import unreconciled_sections
     from controller.stack import StackRunner
 
-    started = time.monotonic()
+    reason = read_only_reason(loaded)
+    if not reason and not args.no_lease and not args.bucket:
+        print(
+            f"error: no spec bucket (--bucket or STACKOP_BUCKET), so apply cannot check "
+            f"whether an operator is managing stack {loaded.name}; pass --no-lease to "
+            "apply without that check",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    quiet_lease_logs()
+    approval = Approval(
+        auto=args.auto_approve,
+        interactive=sys.stdin.isatty(),
+        saved=saved.destructive if saved is not None else None,
+    )
+    settings = ApplySettings(max_passes=args.max_passes, approval=approval, saved=saved)
+    if saved is not None:
+        print(
+            f"Applying the plan saved in {args.spec} for stack {saved.stack} "
+            f"({saved.age()}), only if nothing changed since"
+        )
     async with AwsClients(args.region, args.endpoint_url) as clients:
         runner = StackRunner(clients)
-        for attempt in range(1, args.max_passes + 1):
-            result = await runner.reconcile(loaded, on_event=_print_event)
-            print(f"pass {attempt}: {result.plan.summary()}")
-            for note in result.plan.notes:
-                print(f"  {note}")
-            execution = result.execution
-            if execution is None:
-                break
-            for report in execution.of(Outcome.HELD):
-                print(f"  held {report.action.key}: {report.message}")
-            for report in execution.of(Outcome.WAITING):
-                print(f"  waiting {report.action.key}: {report.message}")
-            if execution.converged:
-                if not execution.of(Outcome.DONE):
-                    break  # only held actions are left: another pass changes nothing
-                continue  # one more pass proves the stack is in sync
-            if execution.terminal_failures and execution.requeue_after(5.0) is None:
-                print(
-                    "stopped: these failures need a change to the spec or the account",
-                    file=sys.stderr,
-                )
-                return EXIT_ERROR
-            delay = execution.requeue_after(waiting_interval=5.0) or 5.0
-            print(f"  not converged; next pass in {delay:.0f}s")
-            await asyncio.sleep(min(delay, 15.0))
-        else:
-            print(f"not converged after {args.max_passes} passes", file=sys.stderr)
-            return EXIT_ERROR
-    held = [a for a in result.plan.actions if a.held]
-    skipped = unreconciled_sections()
-    print(
-        f"Converged in {time.monotonic() - started:.1f}s" + (f"; {len(held)} held" if held else "")
-    )
-    if skipped:
-        print("Not reconciled yet (no kinds for them): " + ", ".join(skipped))
-    return EXIT_OK if result.plan.in_sync or not held else EXIT_CHANGES
+        if reason:
+            return await plan_only(runner, loaded, reason)
+        lease: Lease = (
+            NoLease()
+            if args.no_lease
+            else StackLease(clients, args.bucket, loaded.name, args.lease_seconds)
+        )
+        return await Applier(runner, loaded, lease, settings).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,14 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from controller.operator.commands import COMMANDS
 
         return COMMANDS[args.command](args)
-    loaded = _load(args.spec)
-    if loaded is None:
-        return EXIT_ERROR
     try:
         if args.command == "plan":
-            return asyncio.run(_plan(args, loaded))
+            loaded = _load(args.spec)
+            return EXIT_ERROR if loaded is None else asyncio.run(_plan(args, loaded))
         if args.command == "apply":
-            return asyncio.run(_apply(args, loaded))
+            found = _read_apply_input(args.spec)
+            return EXIT_ERROR if found is None else asyncio.run(_apply(args, *found))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

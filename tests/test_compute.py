@@ -51,7 +51,10 @@ DONE_LINE = re.compile(r"^  (create|update|replace|delete) +(\S+/\S+) done")
 
 
 def apply(endpoint: str, spec: Path = SPEC, env: dict[str, str] | None = None) -> str:
-    proc = run_stackop("apply", str(spec), endpoint=endpoint, env=env)
+    # no operator in these tests (no bucket); some edits delete resources on purpose
+    proc = run_stackop(
+        "apply", "--no-lease", "--auto-approve", str(spec), endpoint=endpoint, env=env
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 

@@ -23,6 +23,8 @@ PORTAL = ROOT / "specs" / "portal.yaml"
 STACK = "customer-order-portal-production"
 DB_ID = f"{STACK}-db"
 DONE_LINE = re.compile(r"^  (create|update|replace|delete) +(\S+/\S+) done")
+APPLY_FLAGS = ("--no-lease", "--auto-approve")
+"""No operator runs in these tests (no bucket); some edits delete resources on purpose."""
 DATA_EDGE = (
     "db_subnet_group",
     "db_instance",
@@ -55,7 +57,7 @@ def write_spec(tmp_path: Path, name: str = "spec.yaml", **changes: Any) -> Path:
 
 
 def apply_ok(spec: Path, endpoint: str, **kw: Any) -> str:
-    out = run_stackop("apply", str(spec), endpoint=endpoint, **kw)
+    out = run_stackop("apply", *APPLY_FLAGS, str(spec), endpoint=endpoint, **kw)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
@@ -324,7 +326,7 @@ def test_teardown_with_snapshot_keeps_the_snapshot_the_plan_named(
     snapshot = match.group(1)
     assert snapshot.startswith(f"{DB_ID}-final-")
 
-    out = run_stackop("apply", str(down), endpoint=endpoint)
+    out = run_stackop("apply", *APPLY_FLAGS, str(down), endpoint=endpoint)
     print(out.stdout[-3000:], out.stderr[-2000:])
     rds = client("rds", endpoint)
     assert not rds.describe_db_instances()["DBInstances"]
@@ -348,7 +350,7 @@ def test_teardown_with_retain_leaves_the_database(endpoint: str, tmp_path: Path)
     for key in ("db_subnet_group/main", "security_group/database", "vpc/main"):
         assert kept[key].startswith("kept: retained db_instance/main"), kept
     assert actions_of(plan)["load_balancer/main"]["action"] == "delete"
-    out = run_stackop("apply", str(down), endpoint=endpoint)
+    out = run_stackop("apply", *APPLY_FLAGS, str(down), endpoint=endpoint)
     assert out.returncode == 0, out.stdout + out.stderr
     rds = client("rds", endpoint)
     (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]
@@ -386,7 +388,9 @@ def test_delete_policy_with_protection_on_is_refused(endpoint: str, tmp_path: Pa
     assert "HELD: refusing to delete" in text
 
     calls = tmp_path / "calls.jsonl"
-    out = run_stackop("apply", str(gone), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(calls)})
+    out = run_stackop(
+        "apply", *APPLY_FLAGS, str(gone), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(calls)}
+    )
     assert out.returncode == 2, out.stdout + out.stderr  # held: nothing more to do
     assert "held db_instance/main: refusing to delete" in out.stdout, out.stdout
     operations = [json.loads(line)["operation"] for line in calls.read_text().splitlines()]
@@ -424,7 +428,7 @@ def test_master_password_never_appears_in_cli_output(endpoint: str, tmp_path: Pa
     calls = tmp_path / "calls.jsonl"
     env = {"STACKOP_CALL_LOG": str(calls)}
     outputs: dict[str, str] = {}
-    applied = run_stackop("apply", str(PORTAL), endpoint=endpoint, env=env)
+    applied = run_stackop("apply", *APPLY_FLAGS, str(PORTAL), endpoint=endpoint, env=env)
     assert applied.returncode == 0, applied.stderr
     outputs["apply stdout"], outputs["apply stderr"] = applied.stdout, applied.stderr
     for args in (("plan",), ("plan", "--json")):
@@ -528,7 +532,7 @@ def test_database_replacement_is_held_until_allowed(endpoint: str, tmp_path: Pat
     assert action["action"] == "replace"
     assert "storage_encrypted can only change by replacing" in action["note"]
     assert "allowReplace" in action["held"]
-    out = run_stackop("apply", str(changed), endpoint=endpoint)
+    out = run_stackop("apply", *APPLY_FLAGS, str(changed), endpoint=endpoint)
     assert out.returncode == 2 and "held db_instance/main" in out.stdout, out.stdout
     rds = client("rds", endpoint)
     (db,) = rds.describe_db_instances(DBInstanceIdentifier=DB_ID)["DBInstances"]

@@ -97,7 +97,10 @@ def by_logical_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def apply(endpoint: str, spec: Path = SPEC) -> subprocess.CompletedProcess[str]:
-    result = run_stackop("apply", str(spec), endpoint=endpoint, timeout=120)
+    # no operator in these tests (no bucket); teardown and pruning delete on purpose
+    result = run_stackop(
+        "apply", "--no-lease", "--auto-approve", str(spec), endpoint=endpoint, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -632,7 +635,7 @@ def test_teardown_in_reverse_order_leaves_lookalikes_alone(endpoint: str, tmp_pa
 def _apply_killed_after(endpoint: str, lines: int) -> list[str]:
     """Run `stackop apply`, SIGKILL it after its `lines`-th action line; the lines seen."""
     proc = subprocess.Popen(
-        [str(BIN / "stackop"), "--endpoint-url", endpoint, "apply", str(SPEC)],
+        [str(BIN / "stackop"), "--endpoint-url", endpoint, "apply", "--no-lease", str(SPEC)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
