@@ -234,3 +234,101 @@ def test_plan_json_reports_changes() -> None:
     doc = plan.to_json()
     (change,) = [a for a in doc["actions"] if a["action"] == "update"]
     assert change["changes"] == [{"field": "cidr", "old": "10.0.9.0/24", "new": "10.0.1.0/24"}]
+
+
+# ---------------------------------------------------------------- replacements (issue 10)
+
+
+def bound_stack(immutable: int = 1, rule_x: int = 1) -> list[DesiredResource]:
+    """A target-group-like `sub/tg`, a rule bound to it, a policy only mentioning its id."""
+    return [
+        DesiredResource("sub", "tg", {"immutable": immutable}),
+        DesiredResource("app", "rule", {"tg": Ref("sub", "tg"), "x": rule_x}),
+        DesiredResource("app", "policy", {"tg_arn": Ref("sub", "tg", wait_ready=False)}),
+        DesiredResource("app", "other", {"y": 1}),
+    ]
+
+
+def test_replacement_replaces_bound_dependants_around_it_in_order() -> None:
+    store = Store()
+    apply(store, bound_stack())
+    store.log.clear()
+    plan = asyncio.run(
+        reconcile_stack(
+            kinds(store), CTX, bound_stack(2), PlanOptions(max_deletions=5), write=False
+        )
+    ).plan
+    types = {a.key: a.type for a in plan.actions}
+    assert types == {
+        "sub/tg": ActionType.REPLACE,
+        "app/rule": ActionType.REPLACE,
+        "app/policy": ActionType.UPDATE,  # a mention is updated in place, after the create
+        "app/other": ActionType.NOOP,
+    }
+    assert "replaced with sub/tg" in plan.by_key()["app/rule"].note
+    result = apply(store, bound_stack(2), max_deletions=5)
+    assert result.execution.converged
+    log = store.log
+    assert log.index("delete app/rule") < log.index("delete sub/tg")
+    assert log.index("delete sub/tg") < log.index("create sub/tg") < log.index("create app/rule")
+    assert not any("app/policy" in line for line in log if line.startswith("delete"))
+    assert store.items["sub/tg"]["immutable"] == 2
+    assert apply(store, bound_stack(2), max_deletions=5).plan.in_sync
+
+
+def test_mass_deletion_guard_counts_replacements() -> None:
+    store = Store()
+    apply(store, bound_stack())
+    store.log.clear()
+    result = apply(store, bound_stack(2), max_deletions=1)
+    plan = result.plan
+    assert "deletes or replaces 2 resources" in plan.notes[0]
+    held = {a.key: a.held for a in plan.actions if a.held}
+    assert set(held) == {"sub/tg", "app/rule", "app/policy"}
+    assert held["app/policy"] == "held: depends on held sub/tg"
+    assert store.log == [] and store.items["sub/tg"]["immutable"] == 1
+
+
+def test_cascade_reaching_data_is_held_whole_naming_what_it_would_replace() -> None:
+    store = Store()
+    base = stack()
+    apply(store, base)
+    store.log.clear()
+    changed = [
+        DesiredResource("net", "main", {"cidr": "10.0.0.0/16", "immutable": 2}),
+        *base[1:],
+    ]
+    store.items["net/main"]["immutable"] = 1
+    result = apply(store, changed, max_deletions=50)
+    plan = result.plan
+    (root,) = [a for a in plan.actions if a.type is ActionType.REPLACE]
+    assert root.key == "net/main"
+    for key in ("sub/a", "sub/b", "db/main", "app/web", "app/static"):
+        assert key in root.held
+    assert "db/main would lose its data" in root.held and "allowReplace" in root.held
+    assert {a.type for a in plan.actions if a.key != "net/main"} == {ActionType.NOOP}
+    assert store.log == []
+    allowed = apply(store, changed, max_deletions=50, allow_replace=frozenset({"db/main"}))
+    assert allowed.execution.converged
+    log = store.log
+    assert log.index("delete app/web") < log.index("delete db/main") < log.index("delete sub/a")
+    assert log.index("delete sub/a") < log.index("delete net/main") < log.index("create net/main")
+    assert log.index("create net/main") < log.index("create sub/a") < log.index("create db/main")
+
+
+def test_a_held_replacement_holds_what_depends_on_it() -> None:
+    store = Store()
+    apply(store, stack())
+    store.log.clear()
+    changed = [d for d in stack() if d.key not in ("db/main", "app/web")] + [
+        DesiredResource(
+            "db", "main", {"subnets": [Ref("sub", "a"), Ref("sub", "b")], "immutable": 2}
+        ),
+        DesiredResource("app", "web", {"db": Ref("db", "main"), "x": 2}),
+    ]
+    result = apply(store, changed)
+    actions = result.plan.by_key()
+    assert "lose its data" in actions["db/main"].held
+    assert actions["app/web"].type is ActionType.UPDATE
+    assert actions["app/web"].held == "held: depends on held db/main"
+    assert store.log == []

@@ -93,57 +93,86 @@ class Executor:
         report = ExecutionReport()
         observed: dict[str, Observed] = dict(plan.observed)
         actions = plan.by_key()
-        finished: dict[str, asyncio.Event] = {key: asyncio.Event() for key in actions}
         deps = self._dependencies(plan, actions)
+        finished: dict[str, asyncio.Event] = {node: asyncio.Event() for node in deps}
+        phases: dict[str, ActionReport] = {}
 
-        async def run_one(key: str) -> None:
+        async def run_one(node: str) -> None:
             try:
-                await asyncio.gather(*(finished[d].wait() for d in deps[key]))
-                result = await self._after_dependencies(actions[key], deps[key], report, observed)
-                report.reports[key] = result
-                report.completion_order.append(key)
+                await asyncio.gather(*(finished[d].wait() for d in deps[node]))
+                key = node.removesuffix(OLD)
+                result = await self._after_dependencies(
+                    actions[key], node != key, deps[node], phases, observed
+                )
+                phases[node] = result
+                if node == key:
+                    report.reports[key] = result
+                    report.completion_order.append(key)
             finally:
-                finished[key].set()
+                finished[node].set()
 
-        await asyncio.gather(*(run_one(key) for key in actions))
+        await asyncio.gather(*(run_one(node) for node in deps))
         return report
 
     def _dependencies(self, plan: Plan, actions: Mapping[str, Action]) -> dict[str, set[str]]:
+        """Nodes to wait for, per node. A replacement is two nodes: `key#old` deletes the
+        live resource (after what uses it is gone), `key` creates the new one."""
         referrers = observed_referrers(plan.observed)
+        for key, action in actions.items():  # a replaced dependant uses it, live or not
+            if action.desired is not None and action.type is ActionType.REPLACE:
+                for dep in action.desired.dependencies():
+                    referrers.setdefault(dep, set()).add(key)
         deps: dict[str, set[str]] = {key: set() for key in actions}
         for key, action in actions.items():
+            if action.type is ActionType.REPLACE:
+                deps[key + OLD] = set()
+                deps[key].add(key + OLD)
             if action.desired is not None:
                 deps[key] |= {d for d in action.desired.dependencies() if d in actions}
-            if action.type in (ActionType.DELETE, ActionType.REPLACE):
-                for other in referrers.get(key, ()):
-                    other_action = actions.get(other)
-                    if other_action is not None and other_action.type in (
-                        ActionType.DELETE,
-                        ActionType.UPDATE,
-                        ActionType.REPLACE,
-                    ):
-                        deps[key].add(other)
+            if action.type not in (ActionType.DELETE, ActionType.REPLACE):
+                continue
+            wanted = _gone(key, action)
+            for other in referrers.get(key, ()):
+                other_action = actions.get(other)
+                if other_action is None:
+                    continue
+                if other_action.type in (ActionType.DELETE, ActionType.REPLACE):
+                    deps[wanted].add(_gone(other, other_action))
+                elif other_action.type is ActionType.UPDATE and not (
+                    other_action.desired is not None and key in other_action.desired.dependencies()
+                ):  # it moves off this resource first (an update that needs the new one waits)
+                    deps[wanted].add(other)
         for key, action in actions.items():  # a delete never waits on what it references
             if action.type is ActionType.DELETE:
-                deps[key] = {d for d in deps[key] if actions[d].type is not ActionType.NOOP}
+                deps[key] = {
+                    d for d in deps[key] if actions[d.removesuffix(OLD)].type is not ActionType.NOOP
+                }
         _drop_cycles(deps)
         return deps
 
     async def _after_dependencies(
         self,
         action: Action,
+        old_phase: bool,
         deps: set[str],
-        report: ExecutionReport,
+        phases: Mapping[str, ActionReport],
         observed: dict[str, Observed],
     ) -> ActionReport:
         for dep in sorted(deps):
-            dep_report = report.reports.get(dep)
+            dep_report = phases.get(dep)
             if dep_report is None:
                 continue
             if dep_report.outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.WAITING):
-                return ActionReport(action, Outcome.SKIPPED, f"{dep} did not complete")
+                if dep == action.key + OLD:  # this replacement's own delete
+                    return dep_report
+                what = dep.removesuffix(OLD)
+                return ActionReport(action, Outcome.SKIPPED, f"{what} did not complete")
             dep_obs = observed.get(dep)
-            needs_ready = action.desired is not None and dep in action.desired.ready_dependencies()
+            needs_ready = (
+                not old_phase
+                and action.desired is not None
+                and dep in action.desired.ready_dependencies()
+            )
             if needs_ready and dep_obs is not None:
                 kind = self.kinds[dep.split("/", 1)[0]]
                 if not kind.is_ready(dep_obs):
@@ -155,25 +184,39 @@ class Executor:
         if not action.is_write:
             return ActionReport(action, Outcome.UNCHANGED)
         async with self.semaphore:
-            return await self._execute(action, observed)
+            return await self._execute(action, observed, old_phase)
 
-    async def _execute(self, action: Action, observed: dict[str, Observed]) -> ActionReport:
+    async def _execute(
+        self, action: Action, observed: dict[str, Observed], old_phase: bool = False
+    ) -> ActionReport:
+        """Carry out one write. A replacement's delete phase reports "start"; its create
+        phase reports "end", so hooks see one write per action."""
+        replacing = action.type is ActionType.REPLACE
         result = ActionReport(action, Outcome.DONE)
-        self.on_event("start", result)
+        if old_phase or not replacing:
+            self.on_event("start", result)
         started = time.monotonic()
         try:
             with acting_as(action.kind):
-                new = await self._write(action, observed)
+                if old_phase:
+                    assert action.observed is not None
+                    await self.kinds[action.kind].delete(self.ctx, action.observed)
+                    new = None
+                else:
+                    new = await self._write(action, observed)
             if new is not None:
                 observed[action.key] = new
-            elif action.type is ActionType.DELETE:
+            elif action.type is ActionType.DELETE or old_phase:
                 observed.pop(action.key, None)
         except Exception as exc:  # one failing action must not stop the rest
             error = self._typed(exc)
             result.outcome, result.message = Outcome.FAILED, str(error)
+            if old_phase:
+                result.message = f"deleting the resource it replaces: {error}"
             result.retry_after = _retry_delay(error)
         result.elapsed = time.monotonic() - started
-        self.on_event("end", result)
+        if not (old_phase and result.outcome is Outcome.DONE):
+            self.on_event("end", result)
         return result
 
     async def _write(self, action: Action, observed: Mapping[str, Observed]) -> Observed | None:
@@ -184,16 +227,18 @@ class Executor:
             return None
         assert action.desired is not None
         outputs = {key: obs.outputs for key, obs in observed.items()}
-        resolved = Resolved(action.kind, action.logical_id, resolve(action.desired.params, outputs))
+        resolved = Resolved(
+            action.kind,
+            action.logical_id,
+            resolve(action.desired.params, outputs),
+            action.create_with,
+        )
         if contains_unknown(resolved.params):
             missing = sorted(r.key for r in action.desired.refs() if r.key not in outputs)
             raise Retryable(f"references not resolved yet: {', '.join(missing)}", after=5.0)
-        if action.type is ActionType.CREATE:
+        if action.type in (ActionType.CREATE, ActionType.REPLACE):
             return await kind.create(self.ctx, resolved)
         assert action.observed is not None
-        if action.type is ActionType.REPLACE:
-            await kind.delete(self.ctx, action.observed)
-            return await kind.create(self.ctx, resolved)
         delta = diff(kind, resolved.params, action.observed.fields)
         if not delta:
             return action.observed
@@ -205,6 +250,15 @@ class Executor:
         if self.classify is not None:
             return self.classify(exc)
         return Retryable(f"{type(exc).__name__}: {exc}", after=30.0)
+
+
+OLD = "#old"
+"""Suffix of a replacement's first node: deleting the live resource."""
+
+
+def _gone(key: str, action: Action) -> str:
+    """The node after which the live resource of `key` no longer exists."""
+    return key + OLD if action.type is ActionType.REPLACE else key
 
 
 def _retry_delay(error: EngineError) -> float | None:

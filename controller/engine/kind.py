@@ -56,10 +56,23 @@ class Resolved:
     kind: str
     logical_id: str
     params: Mapping[str, Any]
+    create_with: Mapping[str, Any] = field(default_factory=dict)
+    """What the kind's `prepare_create` chose for a create (e.g. a snapshot to restore)."""
 
     @property
     def key(self) -> str:
         return resource_key(self.kind, self.logical_id)
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """How a kind would create an absent resource, decided before planning."""
+
+    note: str = ""
+    held: str = ""
+    """Non-empty: creating it now would do harm (e.g. an empty database where one was)."""
+    create_with: Mapping[str, Any] = field(default_factory=dict)
+    """Handed to `create` as `Resolved.create_with`."""
 
 
 @dataclass
@@ -141,6 +154,14 @@ class Kind(ABC):
 
     @abstractmethod
     async def delete(self, ctx: KindContext, observed: Observed) -> None: ...
+
+    async def prepare_create(
+        self, ctx: KindContext, desired: Resolved, existed: bool
+    ) -> CreatePlan:
+        """Called only for a desired resource that is absent, before the plan is made: it
+        may read the cloud (a resource that exists never pays for it). `existed` is True
+        when the stack has evidence the resource existed before (it vanished)."""
+        return CreatePlan()
 
     def is_ready(self, observed: Observed) -> bool:
         return observed.ready
