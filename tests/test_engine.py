@@ -285,7 +285,7 @@ def test_mass_deletion_guard_counts_replacements() -> None:
     assert "deletes or replaces 2 resources" in plan.notes[0]
     held = {a.key: a.held for a in plan.actions if a.held}
     assert set(held) == {"sub/tg", "app/rule", "app/policy"}
-    assert held["app/policy"] == "held: depends on held sub/tg"
+    assert held["app/policy"] == "depends on held sub/tg"
     assert store.log == [] and store.items["sub/tg"]["immutable"] == 1
 
 
@@ -330,5 +330,5 @@ def test_a_held_replacement_holds_what_depends_on_it() -> None:
     actions = result.plan.by_key()
     assert "lose its data" in actions["db/main"].held
     assert actions["app/web"].type is ActionType.UPDATE
-    assert actions["app/web"].held == "held: depends on held db/main"
+    assert actions["app/web"].held == "depends on held db/main"
     assert store.log == []

@@ -98,7 +98,7 @@ def _held_dependency(d: DesiredResource, actions: Mapping[str, Action]) -> str:
     for dep in sorted(d.dependencies()):
         action = actions.get(dep)
         if action is not None and action.held:
-            return f"held: depends on held {dep}"
+            return f"depends on held {dep}"
     return ""
 
 
@@ -238,7 +238,7 @@ def _propagate_holds(plan: Plan, order: Sequence[DesiredResource]) -> None:
             for other in sorted(referrers.get(action.key, ())):
                 user = actions.get(other)
                 if user is not None and user.held and user.type in LOSES_LIVE:
-                    action.held = f"held: still used by held {other}"
+                    action.held = f"still used by held {other}"
                     changed = True
                     break
 
