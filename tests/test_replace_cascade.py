@@ -13,7 +13,7 @@ from controller.aws import AwsClients
 from controller.engine import ActionType, Outcome
 from controller.stack import StackRunner
 from tests.conftest import REGION
-from tests.stack_inprocess import STACK, boto, converge, operations, plan_of, portal
+from tests.stack_inprocess import boto, converge, operations, portal
 
 
 def new_cidr(spec: dict[str, Any]) -> None:
@@ -159,4 +159,3 @@ def test_held_database_replacement_changes_nothing_that_depends_on_it(endpoint: 
         td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
         assert env.get("DB_NAME", "portal") == "portal", (arn, env)
-    assert STACK and plan_of  # the stack the helpers use
