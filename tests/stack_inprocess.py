@@ -18,9 +18,9 @@ from tests.operator_harness import PORTAL
 STACK = "vanish-portal"
 
 
-def portal(edit: Callable[[dict[str, Any]], None] | None = None, services: int = 3) -> LoadedSpec:
+def portal_text(edit: Callable[[dict[str, Any]], None] | None = None, services: int = 3) -> str:
     """The portal without frontend and CDN and with its first `services` services
-    (gateway, order and customer use the database), then `edit`ed."""
+    (order and customer use the database), then `edit`ed."""
     doc = yaml.safe_load(PORTAL.read_text())
     doc["metadata"]["name"] = STACK
     spec = doc["spec"]
@@ -29,7 +29,11 @@ def portal(edit: Callable[[dict[str, Any]], None] | None = None, services: int =
     spec["services"] = spec["services"][:services]
     if edit is not None:
         edit(spec)
-    return load_spec(f"{STACK}.yaml", yaml.safe_dump(doc, sort_keys=False).encode())
+    return str(yaml.safe_dump(doc, sort_keys=False))
+
+
+def portal(edit: Callable[[dict[str, Any]], None] | None = None, services: int = 3) -> LoadedSpec:
+    return load_spec(f"{STACK}.yaml", portal_text(edit, services).encode())
 
 
 def boto(endpoint: str, service: str) -> Any:
