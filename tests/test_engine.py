@@ -332,3 +332,29 @@ def test_a_held_replacement_holds_what_depends_on_it() -> None:
     assert actions["app/web"].type is ActionType.UPDATE
     assert actions["app/web"].held == "depends on held db/main"
     assert store.log == []
+
+
+def test_replacing_a_kind_others_only_name_updates_them_in_place() -> None:
+    store = Store()
+    named = MemoryKind("role", store)
+    named.binds_referrers = False  # type: ignore[misc]
+    all_kinds = {**kinds(store), "role": named}
+
+    def desired(immutable: int) -> list[DesiredResource]:
+        return [
+            DesiredResource("role", "r", {"immutable": immutable}),
+            DesiredResource("app", "td", {"role": Ref("role", "r")}),
+        ]
+
+    def run(immutable: int) -> Any:
+        options = PlanOptions(max_deletions=5)
+        return asyncio.run(reconcile_stack(all_kinds, CTX, desired(immutable), options, write=True))
+
+    run(1)
+    store.log.clear()
+    result = run(2)
+    types = {a.key: a.type for a in result.plan.actions}
+    assert types == {"role/r": ActionType.REPLACE, "app/td": ActionType.UPDATE}
+    assert store.log[:2] == ["delete role/r", "create role/r"]
+    assert "delete app/td" not in store.log
+    assert result.execution.converged

@@ -138,6 +138,10 @@ class Kind(ABC):
     unordered_fields: ClassVar[frozenset[str]] = frozenset()
     protects_data: ClassVar[bool] = False
     """Replacement or deletion loses data: never silent, needs explicit allowance."""
+    binds_referrers: ClassVar[bool] = True
+    """What references it is attached to it (it cannot go while they use it), so replacing
+    it replaces them too. False for kinds others only name (an ARN, an endpoint): those
+    referrers are updated in place once the replacement exists."""
 
     @abstractmethod
     async def observe(

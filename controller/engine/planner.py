@@ -2,9 +2,10 @@
 
 Desired resources are planned in dependency order, so each sees what its references
 will be: a resource being created or replaced has no outputs yet (known after apply).
-Replacing a resource replaces, after it, every dependant that is bound to it (a Ref
-that waits for it, unlike the mere mention of an ARN or a name, which is updated in
-place); if that cascade reaches a resource holding data, the whole replacement is held.
+Replacing a resource replaces every dependant bound to it (deleted before it, created
+after it): a Ref that waits for a kind that binds its referrers (Kind.binds_referrers),
+unlike the mere mention of an ARN or a name, which is updated in place after the new
+one exists. If that cascade reaches a resource holding data, the whole of it is held.
 An action whose outcome a held action decides is held too: nothing changes around it.
 """
 
@@ -83,13 +84,17 @@ def _apply_creation(action: Action, creation: CreatePlan | None, options: PlanOp
         action.held = creation.held
 
 
-def _replaced_bindings(d: DesiredResource, actions: Mapping[str, Action]) -> list[str]:
-    """Keys of resources being replaced that `d` is bound to (a Ref that waits for them)."""
+def _replaced_bindings(
+    d: DesiredResource, actions: Mapping[str, Action], kinds: Mapping[str, Kind]
+) -> list[str]:
+    """Keys of resources being replaced that `d` is bound to: a Ref that waits for them,
+    to a kind that binds its referrers (not the mere mention of an ARN or a name)."""
     keys = set()
     for ref in d.refs():
         action = actions.get(ref.key)
-        replaced = action is not None and action.type is ActionType.REPLACE
-        if ref.wait_ready and replaced and action is not None and not action.held:
+        if action is None or action.type is not ActionType.REPLACE or action.held:
+            continue
+        if ref.wait_ready and kinds[ref.kind].binds_referrers:
             keys.add(ref.key)
     return sorted(keys)
 
@@ -126,7 +131,7 @@ def _plan_desired(
         action = _desired_action(d, kind, observed.get(d.key), outputs, options)
         if action.type is ActionType.CREATE:
             _apply_creation(action, creations.get(d.key), options)
-        bound = _replaced_bindings(d, out.actions) if action.observed is not None else []
+        bound = _replaced_bindings(d, out.actions, kinds) if action.observed is not None else []
         if bound:
             out.causes[d.key] = bound
             if action.type is not ActionType.REPLACE:

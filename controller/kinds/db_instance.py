@@ -110,6 +110,7 @@ class DbInstance(Kind):
     )
     unordered_fields = frozenset({"security_group_ids"})
     protects_data = True
+    binds_referrers = False  # referrers only name it
 
     async def _owned(self, ctx: KindContext) -> dict[str, dict[str, Any]]:
         rds = await ctx.client("rds")
