@@ -358,3 +358,29 @@ def test_replacing_a_kind_others_only_name_updates_them_in_place() -> None:
     assert store.log[:2] == ["delete role/r", "create role/r"]
     assert "delete app/td" not in store.log
     assert result.execution.converged
+
+
+def test_wait_cycles_from_live_field_guesses_never_drop_a_create_order() -> None:
+    """`sub/u`'s live fields happen to hold net/main's id (as a container name may equal
+    another resource's name): a guessed "uses net/main" edge closes a cycle with the
+    certain create order net/main -> sub/s; only the guess may be dropped."""
+    store = Store()
+
+    def desired(immutable: int, x: int) -> list[DesiredResource]:
+        return [
+            DesiredResource("net", "main", {"immutable": immutable}),
+            DesiredResource("sub", "s", {"net": Ref("net", "main")}),
+            DesiredResource(
+                "sub", "u", {"s": Ref("sub", "s", wait_ready=False), "label": "id-net/main", "x": x}
+            ),
+        ]
+
+    apply(store, desired(1, 1))
+    store.log.clear()
+    result = apply(store, desired(2, 2), max_deletions=5)
+    types = {a.key: a.type for a in result.plan.actions}
+    assert types["sub/u"] is ActionType.UPDATE and types["sub/s"] is ActionType.REPLACE
+    assert result.execution.converged, {k: r.message for k, r in result.execution.reports.items()}
+    log = store.log
+    assert log.index("delete sub/s") < log.index("delete net/main") < log.index("create net/main")
+    assert log.index("create net/main") < log.index("create sub/s")

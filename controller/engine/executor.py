@@ -8,6 +8,7 @@ only the actions that depend on it; a slow resource holds back only its dependan
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,38 +117,48 @@ class Executor:
 
     def _dependencies(self, plan: Plan, actions: Mapping[str, Action]) -> dict[str, set[str]]:
         """Nodes to wait for, per node. A replacement is two nodes: `key#old` deletes the
-        live resource (after what uses it is gone), `key` creates the new one."""
-        referrers = observed_referrers(plan.observed)
+        live resource (after what uses it is gone), `key` creates the new one.
+
+        Edges from desired references are certain; edges found in live fields (a value
+        equal to another resource's output) are a guess, and only those are dropped to
+        break a wait cycle."""
+        observed_users = observed_referrers(plan.observed)
+        desired_users: dict[str, set[str]] = {}
         for key, action in actions.items():  # a replaced dependant uses it, live or not
             if action.desired is not None and action.type is ActionType.REPLACE:
                 for dep in action.desired.dependencies():
-                    referrers.setdefault(dep, set()).add(key)
+                    desired_users.setdefault(dep, set()).add(key)
         deps: dict[str, set[str]] = {key: set() for key in actions}
+        certain: set[tuple[str, str]] = set()
         for key, action in actions.items():
             if action.type is ActionType.REPLACE:
                 deps[key + OLD] = set()
-                deps[key].add(key + OLD)
+                certain.add((key, key + OLD))
             if action.desired is not None:
-                deps[key] |= {d for d in action.desired.dependencies() if d in actions}
+                certain |= {(key, d) for d in action.desired.dependencies() if d in actions}
             if action.type not in (ActionType.DELETE, ActionType.REPLACE):
                 continue
             wanted = _gone(key, action)
-            for other in referrers.get(key, ()):
-                other_action = actions.get(other)
-                if other_action is None:
+            for user in desired_users.get(key, ()):
+                certain.add((wanted, _gone(user, actions[user])))
+            for user in observed_users.get(key, ()):
+                user_action = actions.get(user)
+                if user_action is None:
                     continue
-                if other_action.type in (ActionType.DELETE, ActionType.REPLACE):
-                    deps[wanted].add(_gone(other, other_action))
-                elif other_action.type is ActionType.UPDATE and not (
-                    other_action.desired is not None and key in other_action.desired.dependencies()
+                if user_action.type in (ActionType.DELETE, ActionType.REPLACE):
+                    deps[wanted].add(_gone(user, user_action))
+                elif user_action.type is ActionType.UPDATE and not (
+                    user_action.desired is not None and key in user_action.desired.dependencies()
                 ):  # it moves off this resource first (an update that needs the new one waits)
-                    deps[wanted].add(other)
+                    deps[wanted].add(user)
+        for node, dep in certain:
+            deps[node].add(dep)
         for key, action in actions.items():  # a delete never waits on what it references
             if action.type is ActionType.DELETE:
                 deps[key] = {
                     d for d in deps[key] if actions[d.removesuffix(OLD)].type is not ActionType.NOOP
                 }
-        _drop_cycles(deps)
+        _drop_cycles(deps, certain)
         return deps
 
     async def _after_dependencies(
@@ -270,19 +281,38 @@ def _retry_delay(error: EngineError) -> float | None:
     return None
 
 
-def _drop_cycles(deps: dict[str, set[str]]) -> None:
-    """Break any wait cycle (possible between deletes and updates) by dropping back-edges."""
+def _drop_cycles(deps: dict[str, set[str]], certain: set[tuple[str, str]]) -> None:
+    """Break every wait cycle (possible between deletes and updates found in live fields)
+    by dropping its last guessed edge; certain edges stay."""
+    while (cycle := _find_cycle(deps)) is not None:
+        guessed = [edge for edge in cycle if edge not in certain]
+        node, dep = (guessed or cycle)[-1]
+        deps[node].discard(dep)
+
+
+def _find_cycle(deps: Mapping[str, set[str]]) -> list[tuple[str, str]] | None:
+    """The edges of one wait cycle, its closing edge last; None when there is none."""
     state: dict[str, int] = {}
+    path: list[str] = []
 
-    def visit(key: str) -> None:
-        state[key] = 1
-        for dep in sorted(deps[key]):
+    def visit(node: str) -> list[tuple[str, str]] | None:
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(deps[node]):
             if state.get(dep) == 1:
-                deps[key].discard(dep)
-            elif state.get(dep) is None:
-                visit(dep)
-        state[key] = 2
+                loop = [*path[path.index(dep) :], dep]
+                return list(itertools.pairwise(loop))
+            if state.get(dep) is None:
+                found = visit(dep)
+                if found is not None:
+                    return found
+        state[node] = 2
+        path.pop()
+        return None
 
-    for key in sorted(deps):
-        if state.get(key) is None:
-            visit(key)
+    for node in sorted(deps):
+        if state.get(node) is None:
+            found = visit(node)
+            if found is not None:
+                return found
+    return None
