@@ -384,3 +384,47 @@ def test_wait_cycles_from_live_field_guesses_never_drop_a_create_order() -> None
     log = store.log
     assert log.index("delete sub/s") < log.index("delete net/main") < log.index("create net/main")
     assert log.index("create net/main") < log.index("create sub/s")
+
+
+class GuardedKind(MemoryKind):
+    """Refuses to recreate a resource that existed (as a database kind does)."""
+
+    async def prepare_create(self, ctx: KindContext, desired: Resolved, existed: bool) -> Any:
+        from controller.engine import CreatePlan
+
+        return CreatePlan(held=f"{desired.key} existed" if existed else "")
+
+
+def test_vanished_resource_evidence_from_memory_or_live_dependants() -> None:
+    store = Store()
+    guarded = {**kinds(store), "db": GuardedKind("db", store)}
+
+    def desired(uses_db: bool) -> list[DesiredResource]:
+        env = {"host": Ref("db", "main")} if uses_db else {}
+        return [
+            DesiredResource("db", "main", {"size": 1}),
+            DesiredResource("app", "web", {"env": env, "list": [Ref("db", "main")]}),
+        ]
+
+    def plan(uses_db: bool, known: tuple[str, ...] = ()) -> Any:
+        return asyncio.run(
+            reconcile_stack(guarded, CTX, desired(uses_db), PlanOptions(), write=False, known=known)
+        ).plan.by_key()
+
+    store.items["app/web"] = {"env": {}, "list": ["id-db/main"]}  # a list says nothing
+    assert plan(uses_db=True)["db/main"].held == ""  # new: web never carried its host
+    assert plan(uses_db=True, known=("db/main",))["db/main"].held == "db/main existed"
+    store.items["app/web"]["env"] = {"host": "id-db/main"}  # web was written with its host
+    actions = plan(uses_db=True)
+    assert actions["db/main"].held == "db/main existed"
+    assert actions["app/web"].held == "depends on held db/main"
+    allowed = asyncio.run(
+        reconcile_stack(
+            guarded,
+            CTX,
+            desired(True),
+            PlanOptions(allow_replace=frozenset({"db/main"})),
+            write=False,
+        )
+    ).plan.by_key()["db/main"]
+    assert not allowed.held and "allowed by spec.safety.allowReplace" in allowed.note
