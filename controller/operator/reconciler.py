@@ -55,6 +55,11 @@ class StackReconciler:
 
         try:
             seen = self._seen.setdefault(state.name, set())
+            seen.update(
+                f"{r.kind}/{r.logical_id}"
+                for r in state.resources
+                if r.physical_id and r.action != ActionType.DELETE.value
+            )
             result = await self.runner.reconcile(
                 state.loaded, write=write, on_event=on_event, known=frozenset(seen)
             )
