@@ -266,8 +266,21 @@ def test_replacement_replaces_bound_dependants_around_it_in_order() -> None:
         "app/other": ActionType.NOOP,
     }
     assert "replaced with sub/tg" in plan.by_key()["app/rule"].note
-    result = apply(store, bound_stack(2), max_deletions=5)
-    assert result.execution.converged
+    events: list[tuple[str, str]] = []
+    result = asyncio.run(
+        reconcile_stack(
+            kinds(store),
+            CTX,
+            bound_stack(2),
+            PlanOptions(max_deletions=5),
+            write=True,
+            on_event=lambda phase, report: events.append((phase, report.action.key)),
+        )
+    )
+    assert result.execution is not None and result.execution.converged
+    assert sorted(events) == sorted(
+        [(p, k) for k in ("sub/tg", "app/rule", "app/policy") for p in ("start", "end")]
+    ), "one write per action, a replacement included"
     log = store.log
     assert log.index("delete app/rule") < log.index("delete sub/tg")
     assert log.index("delete sub/tg") < log.index("create sub/tg") < log.index("create app/rule")

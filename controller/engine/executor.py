@@ -106,6 +106,10 @@ class Executor:
                     actions[key], node != key, deps[node], phases, observed
                 )
                 phases[node] = result
+                old = phases.get(key + OLD)
+                deleted = old is not None and old.outcome is Outcome.DONE
+                if node == key and deleted and result.outcome in (Outcome.SKIPPED, Outcome.WAITING):
+                    self.on_event("end", result)  # the old one is gone, the new one not yet
                 if node == key:
                     report.reports[key] = result
                     report.completion_order.append(key)
