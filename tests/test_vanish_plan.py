@@ -129,6 +129,8 @@ def test_vanished_database_is_restored_from_its_newest_own_snapshot(
     rds = boto(endpoint, "rds")
     identifier = physical(live, DB)
     rds.create_db_snapshot(DBInstanceIdentifier=identifier, DBSnapshotIdentifier="older-by-hand")
+    (older,) = rds.describe_db_snapshots(DBSnapshotIdentifier="older-by-hand")["DBSnapshots"]
+    assert {"Key": "stackop:logical-id", "Value": DB} in older["TagList"], "ours too: by age"
     delete_by_hand(endpoint, live, final_snapshot="final-by-hand")
 
     actions = cli_plan(endpoint, tmp_path)
@@ -141,7 +143,7 @@ def test_vanished_database_is_restored_from_its_newest_own_snapshot(
             runner = StackRunner(clients)
             mark = clients.recorder.mark()
             result = await converge(runner, portal())
-            assert result.plan.in_sync or not result.plan.changes
+            assert result.plan.in_sync, [a.key for a in result.plan.changes]
             return [c.operation for c in clients.recorder.writes(mark)]
 
     ops = asyncio.run(reconcile())
