@@ -441,3 +441,25 @@ def test_vanished_resource_evidence_from_memory_or_live_dependants() -> None:
         )
     ).plan.by_key()["db/main"]
     assert not allowed.held and "allowed by spec.safety.allowReplace" in allowed.note
+
+
+def test_cascade_reaching_data_held_for_its_own_change_is_held_too() -> None:
+    store = Store()
+    apply(store, stack())
+    store.log.clear()
+    changed = [
+        DesiredResource("net", "main", {"cidr": "10.0.0.0/16"}),
+        DesiredResource(
+            "sub", "a", {"net": Ref("net", "main"), "cidr": "10.0.1.0/24", "immutable": 2}
+        ),
+        DesiredResource("sub", "b", {"net": Ref("net", "main"), "cidr": "10.0.2.0/24"}),
+        DesiredResource(
+            "db", "main", {"subnets": [Ref("sub", "a"), Ref("sub", "b")], "immutable": 2}
+        ),
+        *stack()[4:],
+    ]
+    result = apply(store, changed, max_deletions=50)
+    actions = result.plan.by_key()
+    assert "db/main would lose its data" in actions["sub/a"].held
+    assert "lose its data" in actions["db/main"].held
+    assert store.log == []

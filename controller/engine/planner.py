@@ -162,8 +162,8 @@ def _cascades_losing_data(planned: _Pass) -> dict[str, str]:
         for cause in causes:
             group[find(key)] = find(cause)
     members: dict[str, list[str]] = {}
-    for key, action in planned.actions.items():
-        if action.type is ActionType.REPLACE and not action.held:
+    for key, action in planned.actions.items():  # held ones too: a held database counts
+        if action.type is ActionType.REPLACE:
             members.setdefault(find(key), []).append(key)
     held: dict[str, str] = {}
     for keys in members.values():
