@@ -11,39 +11,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.cliopts import DEFAULT_REGION, add_global_options, env_option, seconds
 from controller.spec import LoadedSpec, SpecError, load_spec_file
+from controller.usererrors import Target, UsageError, explain
 
 if TYPE_CHECKING:
     from controller.planfile import SavedPlan
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_USAGE = 0, 1, 2, 2
 PLAN_FILE_LIMIT = 64 * 1024 * 1024
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"STACKOP_{name}", default)
-
-
-def _lease_seconds(text: str) -> float:
-    seconds = float(text)
-    if not 2.0 <= seconds <= 3600.0:
-        raise argparse.ArgumentTypeError("must be between 2 and 3600 seconds")
-    return seconds
+def _lease_period(value: float) -> str | None:
+    return None if 2.0 <= value <= 3600.0 else "must be between 2 and 3600 seconds"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackop", description=__doc__)
-    parser.add_argument(
-        "--endpoint-url",
-        default=_env("ENDPOINT_URL"),
-        help="AWS endpoint (moto, LocalStack); env STACKOP_ENDPOINT_URL",
-    )
-    parser.add_argument(
-        "--region",
-        default=_env("REGION"),
-        help="AWS region; env STACKOP_REGION (default us-east-1)",
-    )
-    parser.add_argument("--bucket", default=_env("BUCKET"), help="spec bucket; env STACKOP_BUCKET")
+    add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check spec files offline")
@@ -66,15 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not take the stack's lease (no check for a running operator)",
     )
-    p.add_argument(
+    env_option(
+        p,
         "--lease-seconds",
-        type=_lease_seconds,
-        default=float(_env("LEASE_SECONDS") or 30.0),
-        help="lease period while applying; env STACKOP_LEASE_SECONDS",
+        "LEASE_SECONDS",
+        seconds,
+        30.0,
+        "lease period while applying",
+        check=_lease_period,
     )
     from controller.operator.commands import add_commands
 
     add_commands(sub)
+    for command in sub.choices.values():
+        add_global_options(command, top=False)
     return parser
 
 
@@ -201,8 +191,7 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan 
         return await Applier(runner, loaded, lease, settings).run()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return cmd_validate(args.files)
     if args.command == "schema":
@@ -211,19 +200,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         from controller.operator.commands import COMMANDS
 
         return COMMANDS[args.command](args)
+    if args.command == "plan":
+        loaded = _load(args.spec)
+        return EXIT_ERROR if loaded is None else asyncio.run(_plan(args, loaded))
+    if args.command == "apply":
+        found = _read_apply_input(args.spec)
+        return EXIT_ERROR if found is None else asyncio.run(_apply(args, *found))
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    target = Target(args.endpoint_url, region, args.bucket)
     try:
-        if args.command == "plan":
-            loaded = _load(args.spec)
-            return EXIT_ERROR if loaded is None else asyncio.run(_plan(args, loaded))
-        if args.command == "apply":
-            found = _read_apply_input(args.spec)
-            return EXIT_ERROR if found is None else asyncio.run(_apply(args, *found))
+        return _dispatch(args)
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:
+        print(f"stackop {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = explain(exc, target)
+        if message is None:
+            if os.environ.get("STACKOP_TRACEBACK"):
+                raise
+            message = f"{type(exc).__name__}: {exc} (STACKOP_TRACEBACK=1 shows where)"
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_ERROR
 
 
 if __name__ == "__main__":

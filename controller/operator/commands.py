@@ -4,38 +4,51 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
-import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from controller.cliopts import env, env_option, port, seconds
 from controller.spec import SpecError, load_spec_file
+from controller.usererrors import UsageError, UserError, listen_error
 
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"STACKOP_{name}", default)
-
-
-def _float_env(name: str, default: float) -> float:
-    return float(_env(name) or default)
+CLI_CLIENT_SETTINGS: dict[str, Any] = {"max_attempts": 2, "connect_timeout": 3.0}
+"""One-shot commands fail within seconds when the endpoint is down, not after ~33 s."""
 
 
 def add_commands(sub: Any) -> None:
     """Register run / push / status on the CLI's subparsers."""
     p = sub.add_parser("run", help="the operator: watch specs in S3 and reconcile continuously")
     _prefix(p)
-    p.add_argument("--queue-url", default=_env("QUEUE_URL"), help="SQS queue of S3 events")
-    p.add_argument("--resync", type=float, default=_float_env("RESYNC", 30.0), help="seconds")
-    p.add_argument("--poll", type=float, default=_float_env("POLL", 10.0), help="seconds")
-    p.add_argument("--port", type=int, default=int(_env("PORT") or 9100))
-    p.add_argument("--lease-seconds", type=float, default=_float_env("LEASE_SECONDS", 30.0))
-    p.add_argument("--identity", default=_env("IDENTITY"), help="lease holder name")
     p.add_argument(
+        "--queue-url",
+        default=env("QUEUE_URL"),
+        help="SQS queue of S3 events; env STACKOP_QUEUE_URL (default: poll only)",
+    )
+    env_option(p, "--resync", "RESYNC", seconds, 30.0, "seconds between full reconciles")
+    env_option(p, "--poll", "POLL", seconds, 10.0, "seconds between spec listings")
+    env_option(p, "--port", "PORT", port, 9100, "HTTP port of /metrics, /healthz, /status")
+    p.add_argument(
+        "--host",
+        default=env("HOST") or "0.0.0.0",
+        help="address the HTTP port listens on; env STACKOP_HOST (default: 0.0.0.0)",
+    )
+    env_option(p, "--lease-seconds", "LEASE_SECONDS", seconds, 30.0, "stack lease period")
+    p.add_argument(
+        "--identity",
+        default=env("IDENTITY"),
+        help="lease holder name; env STACKOP_IDENTITY (default: host-pid-random)",
+    )
+    env_option(
+        p,
         "--scaling-interval",
-        type=float,
-        default=_float_env("SCALING_INTERVAL", 60.0),
-        help="seconds between target health / CloudWatch reads",
+        "SCALING_INTERVAL",
+        seconds,
+        60.0,
+        "seconds between target health / CloudWatch reads",
     )
     p = sub.add_parser("push", help="validate a spec and upload it to the spec bucket")
     _prefix(p)
@@ -48,14 +61,42 @@ def add_commands(sub: Any) -> None:
 
 def _prefix(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--prefix", default=_env("PREFIX", "specs/"), help="spec prefix; env STACKOP_PREFIX"
+        "--prefix",
+        default=env("PREFIX") or "specs/",
+        help="spec prefix; env STACKOP_PREFIX (default: specs/)",
     )
 
 
-def _need_bucket(args: argparse.Namespace) -> str | None:
+def _need_bucket(args: argparse.Namespace) -> str:
     if not args.bucket:
-        print("error: --bucket (or STACKOP_BUCKET) is required", file=sys.stderr)
-    return str(args.bucket) if args.bucket else None
+        raise UsageError("no spec bucket: pass --bucket BUCKET or set STACKOP_BUCKET")
+    return str(args.bucket)
+
+
+def _cli_clients(args: argparse.Namespace) -> Any:
+    from controller.aws import AwsClients
+
+    return AwsClients(args.region, args.endpoint_url, **CLI_CLIENT_SETTINGS)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Fail now, in one line, when the HTTP port cannot be bound (as aiohttp binds it)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise UserError(listen_error(exc, host, port)) from None
+
+
+async def check_bucket(args: argparse.Namespace, bucket: str, prefix: str) -> None:
+    """One fast listing of the spec prefix: credentials, endpoint and bucket, before the
+    operator starts (it would otherwise retry them forever, in JSON logs)."""
+    async with _cli_clients(args) as clients:
+        s3 = await clients.client("s3")
+        await s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,8 +104,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from controller.operator.config import default_identity
 
     bucket = _need_bucket(args)
-    if bucket is None:
-        return 1
     config = OperatorConfig(
         bucket=bucket,
         prefix=args.prefix,
@@ -74,17 +113,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         resync=args.resync,
         poll=args.poll,
         port=args.port,
+        host=args.host,
         lease_seconds=args.lease_seconds,
         identity=args.identity or default_identity(),
         scaling_interval=args.scaling_interval,
     )
-    return run_operator(config)
+    check_listen(config.host, config.port)
+    asyncio.run(check_bucket(args, bucket, config.norm_prefix))
+    try:
+        return run_operator(config)
+    except OSError as exc:  # the port was taken between the check and the bind
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise UserError(listen_error(exc, config.host, config.port)) from None
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     bucket = _need_bucket(args)
-    if bucket is None:
-        return 1
     try:
         loaded = load_spec_file(args.file)
     except SpecError as exc:
@@ -95,9 +140,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     raw = Path(args.file).read_bytes()
 
     async def upload() -> dict[str, Any]:
-        from controller.aws import AwsClients
-
-        async with AwsClients(args.region, args.endpoint_url) as clients:
+        async with _cli_clients(args) as clients:
             s3 = await clients.client("s3")
             reply: dict[str, Any] = await s3.put_object(
                 Bucket=bucket, Key=key, Body=raw, ContentType="application/yaml"
@@ -114,13 +157,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from controller.operator.status import STATUS_PREFIX, render_table, status_key
 
     bucket = _need_bucket(args)
-    if bucket is None:
-        return 1
 
     async def fetch() -> list[dict[str, Any]]:
-        from controller.aws import AwsClients, is_not_found
+        from controller.aws import is_not_found
 
-        async with AwsClients(args.region, args.endpoint_url) as clients:
+        async with _cli_clients(args) as clients:
             s3 = await clients.client("s3")
             if args.stack:
                 keys = [status_key(args.stack)]
