@@ -11,6 +11,7 @@ STACKOP_DEV_RUN_DIR moves the logs and Prometheus data out of .run/.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -92,6 +93,60 @@ def _prometheus(metrics_port: int, procs: list[subprocess.Popen[bytes]]) -> str 
     return f"http://127.0.0.1:{port}"
 
 
+def _shown(path: Path) -> str:
+    """`path` as typed from the checkout (where `make run` runs), else absolute."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """What a second shell needs to talk to the emulator: `source` it."""
+    names = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "STACKOP_ENDPOINT_URL",
+        "STACKOP_BUCKET",
+    )
+    lines = [
+        "# Written by `make run`: the local emulator (moto) and its test credentials.",
+        "# `source` it in another shell; stackop, aws and stack-bootstrap then use moto.",
+        "unset AWS_PROFILE AWS_SESSION_TOKEN",
+        *(f"export {name}={shlex.quote(env[name])}" for name in names),
+        f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _service_tasks(spec: Path) -> int:
+    """The most tasks any service of `spec` starts with: moto reports that many running
+    (MOTO_ECS_SERVICE_RUNNING; an update of desiredCount sets runningCount to it), since it
+    runs no containers and would otherwise report 0 and raise StackopServiceBelowDesired."""
+    from controller.render import render
+    from controller.spec import load_spec_file
+
+    counts = [
+        int(r.params.get("desired_count") or r.params.get("initial_desired_count") or 0)
+        for r in render(load_spec_file(spec).spec)
+        if r.kind == "ecs_service"
+    ]
+    return max(counts, default=1)
+
+
+def _alerts_page(prometheus: str) -> str:
+    """Debian's Prometheus 2 serves the classic UI (/classic/alerts); Prometheus 3 has /alerts."""
+    for page in ("/classic/alerts", "/alerts"):
+        try:
+            urllib.request.urlopen(prometheus + page, timeout=2).read()
+            return prometheus + page
+        except OSError:
+            continue
+    return prometheus + "/alerts"
+
+
 def _queue_url(endpoint: str) -> str:
     import boto3
 
@@ -109,17 +164,24 @@ def main() -> int:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
         "STACKOP_ENDPOINT_URL": endpoint,
         "STACKOP_BUCKET": BUCKET,
         "STACKOP_PORT": str(metrics_port),
+        "STACKOP_HOST": "127.0.0.1",
     }
     env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    env_file = RUN / "env"
+    write_env_file(env_file, env)
+    moto_env = {**env, "MOTO_ECS_SERVICE_RUNNING": str(_service_tasks(SPEC))}
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     procs: list[subprocess.Popen[bytes]] = []
     print(f"starting the AWS emulator (moto server) on {endpoint}", flush=True)
     procs.append(
         subprocess.Popen(
             [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            env=moto_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -143,9 +205,19 @@ def main() -> int:
         prometheus = _prometheus(metrics_port, procs)
         print(f"\noperator running against {endpoint} (bucket {BUCKET})")
         print(f"  metrics: {base}/metrics")
-        print(f"  status:  {base}/status   (or: stackop --endpoint-url {endpoint} status)")
+        print(f"  status:  {base}/status")
         if prometheus:
-            print(f"  prometheus: {prometheus} (alerts: {prometheus}/alerts)")
+            print(f"  prometheus: {prometheus} (alerts: {_alerts_page(prometheus)})")
+        print(
+            "In another shell (the file sets moto's endpoint, the bucket, test credentials, PATH):"
+        )
+        for example in (
+            f"source {shlex.quote(_shown(env_file))}",
+            "stackop status",
+            f"stackop push {shlex.quote(_shown(SPEC))}",
+            "aws ec2 describe-vpcs --query 'Vpcs[].VpcId'",
+        ):
+            print(f"  $ {example}")
         print("Ctrl-C stops everything.", flush=True)
         limit = float(os.environ.get("STACKOP_DEV_RUN_SECONDS") or 0)
         started = time.monotonic()
