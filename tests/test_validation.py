@@ -382,3 +382,22 @@ def test_operator_variables_are_free_for_services_without_the_database() -> None
         svc.pop("usesDatabase", None)
     data["spec"]["serviceDefaults"]["environment"] = {"DB_NAME": "external"}
     assert _issues(data) == []
+
+
+def test_a_bad_service_default_is_said_once_at_the_default() -> None:
+    """minCapacity > maxCapacity in serviceDefaults is one issue, not one per service."""
+    data = portal_data()
+    data["spec"]["serviceDefaults"]["autoscaling"].update(minCapacity=5, maxCapacity=2)
+    data["spec"]["serviceDefaults"]["healthCheck"].update(timeout=30, interval=10)
+    services = data["spec"]["services"]
+    assert len(services) > 1 and not any("autoscaling" in s for s in services)
+    assert _issues(data) == [
+        "spec.serviceDefaults.autoscaling.minCapacity: minCapacity 5 is above maxCapacity 2; "
+        "it must be at most maxCapacity",
+        "spec.serviceDefaults.healthCheck.timeout: timeout 30s must be below interval 10s",
+    ]
+    # a service's own setting is reported at the service
+    services[1]["autoscaling"] = {"minCapacity": 3, "maxCapacity": 1}
+    issues = _issues(data)
+    own = "spec.services[1].autoscaling.minCapacity: minCapacity 3 is above maxCapacity 1;"
+    assert len(issues) == 3 and sum(i.startswith(own) for i in issues) == 1, issues

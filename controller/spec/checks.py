@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from controller.spec.engine_versions import version_problem
 from controller.spec.errors import clip
 from controller.spec.injected import DATABASE_VARIABLES
-from controller.spec.model import StackSpec
+from controller.spec.model import Autoscaling, HealthCheck, StackSpec
 from controller.spec.naming import readable_names
 from controller.spec.yamlsafe import Path
 
@@ -145,41 +145,42 @@ def _services(s: StackSpec) -> Iterator[Finding]:
                         "rule priorities must be unique",
                     )
                 priorities.setdefault(prio, i)
-        scaling = svc.autoscaling or body.service_defaults.autoscaling
-        if scaling.min_capacity > scaling.max_capacity:
-            where = (
-                (*base, "autoscaling")
-                if svc.autoscaling
-                else ("spec", "serviceDefaults", "autoscaling")
-            )
-            yield (
-                (*where, "minCapacity"),
-                f"minCapacity {scaling.min_capacity} is above maxCapacity {scaling.max_capacity}; "
-                "it must be at most maxCapacity",
-            )
-        hc = svc.health_check or body.service_defaults.health_check
-        if hc.timeout >= hc.interval:
-            where = (
-                (*base, "healthCheck")
-                if svc.health_check
-                else ("spec", "serviceDefaults", "healthCheck")
-            )
-            yield (
-                (*where, "timeout"),
-                f"timeout {hc.timeout}s must be below interval {hc.interval}s",
-            )
+        if svc.autoscaling is not None:
+            yield from _capacity(svc.autoscaling, (*base, "autoscaling"))
+        if svc.health_check is not None:
+            yield from _timeout(svc.health_check, (*base, "healthCheck"))
         for key, arn in svc.secrets.items():
             if not arn.startswith("arn:aws:secretsmanager:"):
                 yield (
                     (*base, "secrets", key),
                     "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)",
                 )
+    # serviceDefaults: said once, at the field that holds it, however many services inherit it
+    defaults: Path = ("spec", "serviceDefaults")
+    if any(svc.autoscaling is None for svc in body.services):
+        yield from _capacity(body.service_defaults.autoscaling, (*defaults, "autoscaling"))
+    if any(svc.health_check is None for svc in body.services):
+        yield from _timeout(body.service_defaults.health_check, (*defaults, "healthCheck"))
     default = body.load_balancer.default_service
     if default is not None and default not in names:
         yield (
             ("spec", "loadBalancer", "defaultService"),
             f"no service named {default!r}; use one of the names under spec.services",
         )
+
+
+def _capacity(scaling: Autoscaling, where: Path) -> Iterator[Finding]:
+    if scaling.min_capacity > scaling.max_capacity:
+        yield (
+            (*where, "minCapacity"),
+            f"minCapacity {scaling.min_capacity} is above maxCapacity {scaling.max_capacity}; "
+            "it must be at most maxCapacity",
+        )
+
+
+def _timeout(hc: HealthCheck, where: Path) -> Iterator[Finding]:
+    if hc.timeout >= hc.interval:
+        yield (*where, "timeout"), f"timeout {hc.timeout}s must be below interval {hc.interval}s"
 
 
 def _database(s: StackSpec) -> Iterator[Finding]:
