@@ -35,6 +35,7 @@ class SpecEvent:
 
 
 Handler = Callable[[SpecEvent], Awaitable[None]]
+Settled = Callable[[], Awaitable[None]]
 
 
 def spec_version(head: dict[str, Any], loaded_version: str) -> str:
@@ -56,11 +57,21 @@ async def read_at_most(stream: Any, limit: int) -> bytes:
 
 
 class SpecSource:
-    def __init__(self, clients: AwsClients, bucket: str, prefix: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        bucket: str,
+        prefix: str,
+        handler: Handler,
+        settled: Settled | None = None,
+    ) -> None:
         self.clients = clients
         self.bucket = bucket
         self.prefix = prefix
         self.handler = handler
+        self.settled = settled
+        """Called after every successful listing's events: decisions that depend on all
+        the spec objects at once (which key defines which stack) are made there."""
         self.etags: dict[str, str] = {}
         self.polls = 0
         self.last_error = ""
@@ -91,6 +102,8 @@ class SpecSource:
         for key, (etag, size) in sorted(listing.items()):
             if self.etags.get(key) != etag:
                 await self._fetch(key, etag, size)
+        if self.settled is not None:
+            await self.settled()
         self.polls += 1
         self.last_listed = time.monotonic()
 
