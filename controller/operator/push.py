@@ -32,8 +32,9 @@ async def spec_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 async def _names(s3: Any, bucket: str, key: str) -> str | None:
     obj = await s3.get_object(Bucket=bucket, Key=key)
-    async with obj["Body"] as body:
-        raw = await read_at_most(body, MAX_BYTES + 1)
+    stream = obj["Body"]
+    async with stream:
+        raw = await read_at_most(stream, MAX_BYTES + 1)
     try:
         return load_spec(f"s3://{bucket}/{key}", raw).name
     except SpecError:
