@@ -7,6 +7,7 @@ Real processes: moto_server, `stackop run`, the AWS CLI for pushes and reads.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 from tests.identity_harness import conditions, s3_json, tiny
@@ -28,6 +29,10 @@ SAME_STEM = "specs/idg-shop.yaml"
 """Garbage whose file stem is the real stack's name."""
 JUNK = "specs/junk.yaml"
 GARBAGE = "apiVersion: stackop/v1\nkind: Stack\nmetadata: {name: [not, a, name]}\n"
+
+
+def absent(endpoint: str, key: str) -> bool:
+    return s3_json(endpoint, BUCKET, key) is None
 
 
 def test_garbage_objects_stay_apart_and_leave_nothing_when_deleted(
@@ -53,7 +58,7 @@ def test_garbage_objects_stay_apart_and_leave_nothing_when_deleted(
         assert value(m, "stackop_spec_invalid", stack="junk") == 1
         assert value(m, "stackop_spec_invalid", stack="idg-shop.yaml") == 1
         for name in ("junk", "idg-shop.yaml"):
-            doc = wait_for(lambda n=name: s3_json(endpoint, BUCKET, f"status/{n}.json"), 15, name)
+            doc = wait_for(partial(s3_json, endpoint, BUCKET, f"status/{name}.json"), 15, name)
             assert doc["phantom"] is True and doc["specError"]
         assert s3_json(endpoint, BUCKET, "leases/junk.json")["holder"] == "op"
         stored = s3_json(endpoint, BUCKET, f"status/{STACK}.json")
@@ -68,13 +73,14 @@ def test_garbage_objects_stay_apart_and_leave_nothing_when_deleted(
             "only the real stack left in /status",
         )
         for name in ("junk", "idg-shop.yaml"):
-            wait_for(
-                lambda n=name: s3_json(endpoint, BUCKET, f"status/{n}.json") is None,
-                10,
-                f"status/{name}.json deleted",
-            )
-        released = s3_json(endpoint, BUCKET, "leases/junk.json")
-        assert released["holder"] == ""
+            wait_for(partial(absent, endpoint, f"status/{name}.json"), 10, f"{name} deleted")
+        released = wait_for(
+            lambda: (
+                (d := s3_json(endpoint, BUCKET, "leases/junk.json")) and d["holder"] == "" and d
+            ),
+            10,
+            "junk's lease released",
+        )
         renewals = op.metrics()
         wait_for(
             lambda: (

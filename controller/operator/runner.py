@@ -274,6 +274,7 @@ class Operator:
 
     def _orphan(self, state: StackState) -> None:
         state.orphaned = True
+        state.conflict = state.conflict_reason = ""  # no object names it any more
         self.log.warning(
             "stack_orphaned", stack=state.name, key=state.key, detail="nothing deleted"
         )
