@@ -59,12 +59,27 @@ def test_two_objects_with_one_name_apply_neither_until_one_is_deleted(
         assert out.returncode == 0, out.stderr
         assert "conflict:" in out.stdout and SECOND in out.stdout
 
-        # a fresh standby, started while both exist, reaches the same decision...
+        # an edit of either object is not applied either while both exist
+        push_text(endpoint, BUCKET, FIRST, tiny(STACK, owner="first-edited"), tmp_path)
+        wait_for(lambda: len([e for e in first.logs() if e.get("event") == "spec_conflict"]) > 1,
+                 10, "conflict reported again")  # fmt: skip
+        runs = value(first.metrics(), "stackop_reconcile_total", stack=STACK)
+        wait_for(
+            lambda: value(first.metrics(), "stackop_reconcile_total", stack=STACK) >= runs + 2,
+            15,
+            "two more reconciles",
+        )
+        assert owner_tag(endpoint, STACK) == "first"
+        assert first.status(STACK)["specVersion"] == applied
+
+        # a fresh standby, started while both exist, reaches the same decision: neither
+        # object is applied; it keeps the spec status/<stack>.json says was last applied
+        # (read back from the versioned bucket)
         standby = Operator(endpoint, BUCKET, tmp_path, "standby").start(resync=1, poll=0.5, lease=3)
         ops.append(standby)
         doc = wait_for(lambda: condition_true(standby, STACK, "Conflict"), 15, "standby sees it")
-        assert doc["specVersion"] is None, "the standby applied neither object"
-        # ...and keeps it once it holds the stack: it writes nothing
+        assert doc["specVersion"] == applied, "the last applied version, not either object"
+        # ...and keeps to it once it holds the stack: nothing to change, nothing written
         first.kill()
         wait_for(lambda: standby.status(STACK).get("holder") == "standby", 20, "lease taken")
         stored = wait_for(
@@ -76,8 +91,8 @@ def test_two_objects_with_one_name_apply_neither_until_one_is_deleted(
             15,
             "the standby's status document",
         )
-        assert stored["conflict"] and stored["specVersion"] is None
-        m = standby.metrics()
+        assert stored["conflict"] and stored["specVersion"] == applied
+        m = wait_for(lambda: converged(standby, STACK), 20, "the standby enforces it")
         assert value(m, "stackop_spec_invalid", stack=STACK) == 1
         assert value(m, "stackop_actions_total", stack=STACK) == 0
         assert not [e for e in standby.logs() if e.get("event") == "action_started"]

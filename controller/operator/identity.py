@@ -22,8 +22,10 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from controller.aws import AwsClients, is_not_found
+from controller.operator.source import read_at_most
 from controller.operator.status import STATUS_PREFIX, status_key
-from controller.spec import LoadedSpec, SpecError
+from controller.spec import LoadedSpec, SpecError, load_spec
+from controller.spec.yamlsafe import MAX_BYTES
 
 ClaimKind = Literal["apply", "invalid", "held"]
 
@@ -49,6 +51,8 @@ class Recorded:
     phantom: bool
     updated: str
     """lastReconcileTime (ISO): the newest record wins when two name the same key."""
+    version: str = ""
+    """specVersion: the S3 VersionId of the spec last applied (kept by a versioned bucket)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def recorded_from(doc: Any) -> Recorded | None:
         and left == 0,
         phantom=bool(doc.get("phantom")),
         updated=str(doc.get("lastReconcileTime") or ""),
+        version=str(doc.get("specVersion") or ""),
     )
 
 
@@ -212,3 +217,22 @@ async def delete_phantom_status(clients: AwsClients, bucket: str, stack: str, ke
     s3 = await clients.client("s3")
     await s3.delete_object(Bucket=bucket, Key=status_key(stack))
     return True
+
+
+async def read_applied(clients: AwsClients, bucket: str, record: Recorded) -> LoadedSpec | None:
+    """The spec version a status document says was last applied to its stack, read back
+    from the versioned bucket (None when there is none, or it no longer validates)."""
+    if not record.key or not record.version or record.orphaned or record.phantom:
+        return None
+    s3 = await clients.client("s3")
+    obj = await s3.get_object(Bucket=bucket, Key=record.key, VersionId=record.version)
+    stream = obj["Body"]
+    async with stream:
+        raw = await read_at_most(stream, MAX_BYTES + 1)
+    try:
+        loaded = load_spec(f"s3://{bucket}/{record.key}", raw)
+    except SpecError:
+        return None
+    if loaded.name != record.stack:
+        return None
+    return LoadedSpec(loaded.spec, loaded.source, record.version)

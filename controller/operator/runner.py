@@ -30,6 +30,7 @@ from controller.operator.identity import (
     delete_phantom_status,
     managed_keys,
     phantom_name,
+    read_applied,
     read_recorded,
     read_status_doc,
     rename_message,
@@ -58,6 +59,8 @@ class Operator:
         """Keys whose content changed since the last `settle`."""
         self.recorded: dict[str, Recorded] | None = None
         """status/<stack>.json as read at start-up (None until read)."""
+        self.recovery_tried: set[str] = set()
+        """Stacks whose last applied spec was looked for in the bucket's versions."""
         self.queue = WorkQueue(base_delay=1.0, max_delay=max(60.0, config.resync * 4))
         self.source = SpecSource(
             clients, config.bucket, config.norm_prefix, self.on_spec, self.settle
@@ -92,15 +95,57 @@ class Operator:
                 return
             for key, stack in managed_keys(self.recorded.values()).items():
                 self.names.setdefault(key, stack)
+            await self._drop_stale_phantoms()
         for key in [k for k in self.names if k not in self.contents]:
             del self.names[key]
         await self._refresh_renamed()
         by_stack, phantoms = claims(self.contents, self.names, self._renamable)
+        await self._recover(by_stack)
         real = {s.name for s in self.stacks.values() if not s.phantom}
         for name in sorted(set(by_stack) | real):
             self._settle_stack(name, by_stack.get(name, []))
-        self._settle_phantoms(phantoms, set(by_stack) | real | set(self.recorded))
+        recorded = {r.stack for r in self.recorded.values() if not r.phantom}
+        self._settle_phantoms(phantoms, set(by_stack) | real | recorded)
         self.fresh.clear()
+
+    async def _drop_stale_phantoms(self) -> None:
+        """Status documents of phantoms whose object went while no operator ran."""
+        assert self.recorded is not None
+        for record in list(self.recorded.values()):
+            if record.phantom and record.key not in self.contents:
+                bucket = self.config.bucket
+                with contextlib.suppress(Exception):
+                    if await delete_phantom_status(self.clients, bucket, record.stack, record.key):
+                        self.log.info("phantom_dropped", stack=record.stack, key=record.key)
+                del self.recorded[record.stack]
+
+    async def _recover(self, by_stack: dict[str, list[Claim]]) -> None:
+        """A stack no object can be applied to now (conflict, held rename, invalid) keeps
+        the spec its status document says was last applied, also in a process that never
+        applied it (a fresh standby, a restart): every process enforces the same spec."""
+        assert self.recorded is not None
+        for name, found in sorted(by_stack.items()):
+            if (len(found) == 1 and found[0].kind == "apply") or name in self.recovery_tried:
+                continue
+            state = self.stacks.get(name)
+            if state is not None and not state.phantom and state.loaded is not None:
+                continue
+            record = self.recorded.get(name)
+            if record is None:
+                continue
+            try:
+                loaded = await read_applied(self.clients, self.config.bucket, record)
+            except Exception as exc:
+                self.log.warning("spec_recover_failed", stack=name, error=str(exc))
+                loaded = None
+            self.recovery_tried.add(name)
+            if loaded is None:
+                continue
+            state = self._real_state(name, found)
+            state.loaded = loaded
+            metrics.SPEC_INFO.labels(name, loaded.version).set(1)
+            self.log.info("spec_recovered", stack=name, key=record.key, version=loaded.version)
+            self.queue.add(name)
 
     async def _refresh_renamed(self) -> None:
         """Re-read status/<old>.json of a stack a key wants to rename away from, unless this

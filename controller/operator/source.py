@@ -103,7 +103,10 @@ class SpecSource:
             if self.etags.get(key) != etag:
                 await self._fetch(key, etag, size)
         if self.settled is not None:
-            await self.settled()
+            try:
+                await self.settled()
+            except Exception as exc:  # decided again after the next listing
+                self.log.exception("spec_settle_failed", error=str(exc))
         self.polls += 1
         self.last_listed = time.monotonic()
 
