@@ -66,10 +66,22 @@ def test_rename_after_a_restart_is_held_until_allow_rename(endpoint: str, tmp_pa
         assert not second.status(new)
         out = run_stackop("--bucket", BUCKET, "status", old, endpoint=endpoint, timeout=60)
         assert out.returncode == 0 and held_message(old, new, resources) in out.stdout
+        version = second.status(old)["specVersion"]
+    finally:
+        second.stop()
+    # restarted while the key already names the new stack: still held, and the old stack
+    # keeps its last applied spec (read back from the versioned bucket)
+    third = Operator(endpoint, BUCKET, tmp_path, "third").start(resync=1, poll=0.5, lease=3)
+    try:
+        doc = wait_for(lambda: condition_true(third, old, "Conflict"), 15, "still held")
+        assert conditions(doc)["Conflict"]["message"] == held_message(old, new, resources)
+        assert doc["specVersion"] == version
+        wait_for(lambda: converged(third, old), 30, "the old stack still enforced")
+        assert not vpcs(endpoint, new)
 
         push_text(endpoint, BUCKET, KEY, tiny(new, safety={"allowRename": True}), tmp_path)
-        wait_for(lambda: converged(second, new), 60, "the renamed stack built once allowed")
-        doc = wait_for(lambda: (d := second.status(old)) and d.get("orphaned") and d, 10, "old")
+        wait_for(lambda: converged(third, new), 60, "the renamed stack built once allowed")
+        doc = wait_for(lambda: (d := third.status(old)) and d.get("orphaned") and d, 10, "old")
         assert conditions(doc)["Conflict"]["status"] == "False"
         assert len(vpcs(endpoint, old)) == 1, "the old stack is orphaned: nothing deleted"
         stored = wait_for(
@@ -78,9 +90,9 @@ def test_rename_after_a_restart_is_held_until_allow_rename(endpoint: str, tmp_pa
             "the old stack's status says orphaned",
         )
         assert stored
-        assert value(second.metrics(), "stackop_actions_total", stack=old, action="delete") == 0
+        assert value(third.metrics(), "stackop_actions_total", stack=old, action="delete") == 0
     finally:
-        second.kill()
+        third.kill()
 
 
 def test_teardown_of_the_old_name_runs_and_then_the_rename_goes_on(
