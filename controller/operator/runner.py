@@ -96,7 +96,9 @@ class Operator:
             for key, stack in managed_keys(self.recorded.values()).items():
                 self.names.setdefault(key, stack)
             await self._drop_stale_phantoms()
-        for key in [k for k in self.names if k not in self.contents]:
+        # a key listed but not read yet (a failed fetch, retried) keeps its stack
+        gone = [k for k in self.names if k not in self.contents and k not in self.source.listed]
+        for key in gone:
             del self.names[key]
         await self._refresh_renamed()
         by_stack, phantoms = claims(self.contents, self.names, self._renamable)

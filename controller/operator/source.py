@@ -73,6 +73,8 @@ class SpecSource:
         """Called after every successful listing's events: decisions that depend on all
         the spec objects at once (which key defines which stack) are made there."""
         self.etags: dict[str, str] = {}
+        self.listed: set[str] = set()
+        """Spec keys of the last listing (also those whose fetch failed and is retried)."""
         self.polls = 0
         self.last_error = ""
         self.last_listed = 0.0
@@ -95,6 +97,7 @@ class SpecSource:
             return
         self.last_error = ""
         self.last_listed = time.monotonic()
+        self.listed = set(listing)
         # removals first, so a spec moved to another key is adopted, not orphaned
         for key in sorted(set(self.etags) - set(listing)):
             del self.etags[key]
