@@ -10,6 +10,10 @@ the same bucket reaches the same decision:
   `spec.safety.allowRename` or A is torn down or orphaned), A keeps its last spec;
 - an invalid key stays with the stack it managed; one that never managed a stack
   is a phantom of its own, named after the file, that never touches a real stack.
+
+A stack no object can be applied to keeps the spec last applied to it; a process that
+never applied it (fresh standby, restart) reads that version back from the versioned
+bucket (status/<stack>.json records its key and VersionId).
 """
 
 from __future__ import annotations
