@@ -36,6 +36,11 @@ class StackState:
     """The last valid spec: the one enforced."""
     spec_error: str = ""
     orphaned: bool = False
+    phantom: bool = False
+    """Only an invalid spec was ever seen at `key`: an entry of its own, never a real stack."""
+    conflict: str = ""
+    """Why no spec object is applied to this stack now (two keys, a held rename)."""
+    conflict_reason: str = ""
     lease_held: bool = False
     resources: list[ResourceStatus] = field(default_factory=list)
     held: list[str] = field(default_factory=list)

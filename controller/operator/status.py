@@ -24,7 +24,14 @@ def set_condition(state: StackState, name: str, status: bool, reason: str, messa
     state.conditions[name] = Condition(status, reason, message, since)
 
 
+def conflict_condition(state: StackState) -> None:
+    """Conflict: no spec object is applied to the stack (two keys name it, or a rename is held)."""
+    reason = (state.conflict_reason or "Conflict") if state.conflict else "NoConflict"
+    set_condition(state, "Conflict", bool(state.conflict), reason, state.conflict)
+
+
 def update_conditions(state: StackState) -> None:
+    conflict_condition(state)
     counts = Counter(r.state for r in state.resources)
     drifted = counts["drifted"]
     unsettled = counts["missing"] + counts["pending"] + counts["failed"]
@@ -77,6 +84,8 @@ def status_doc(state: StackState, identity: str) -> dict[str, Any]:
         "paused": state.paused,
         "teardown": bool(loaded and loaded.spec.spec.teardown),
         "orphaned": state.orphaned,
+        "phantom": state.phantom,
+        "conflict": state.conflict or None,
         "holder": identity if state.lease_held else None,
         "conditions": [
             {
@@ -145,6 +154,8 @@ def render_table(docs: list[dict[str, Any]]) -> str:
         for problem in ("orphaned",):
             if doc.get(problem):
                 lines.append(f"  {problem}: spec object removed; nothing deleted")
+        if doc.get("conflict"):
+            lines.append(f"  conflict: {doc['conflict']}")
         if doc.get("specError"):
             lines.append("  spec invalid (still enforcing the last valid spec):")
             lines += [f"    {line}" for line in str(doc["specError"]).splitlines()]
