@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.aws import AwsClients, error_code, is_not_found
+from controller.operator.clock import wall
 from controller.operator.logs import get_logger
 
 LEASE_PREFIX = "leases/"
@@ -55,7 +56,7 @@ class LeaseManager:
 
     def retry_in(self, stack: str) -> float:
         """When to look again at a lease another process holds."""
-        remaining = self.expires.get(stack, 0.0) - time.time()
+        remaining = self.expires.get(stack, 0.0) - wall()
         return max(0.2, min(self.lease_seconds / 5, remaining + 0.2))
 
     async def ensure(self, stack: str) -> bool:
@@ -80,7 +81,7 @@ class LeaseManager:
         expires = float(current.get("expiresAt", 0))
         if holder == self.identity:
             return await self._write(stack, IfMatch=etag)
-        if not holder or expires <= time.time():
+        if not holder or expires <= wall():
             taken = await self._write(stack, IfMatch=etag)
             if taken:
                 self.log.info("lease_taken_over", stack=stack, previous=holder or None)
@@ -92,7 +93,7 @@ class LeaseManager:
     async def _write(self, stack: str, **condition: str) -> bool:
         s3 = await self.clients.client("s3")
         started = time.monotonic()
-        now = time.time()
+        now = wall()
         body = self._body(stack, now, now + self.lease_seconds)
         try:
             reply = await s3.put_object(
@@ -155,7 +156,7 @@ class LeaseManager:
             await s3.put_object(
                 Bucket=self.bucket,
                 Key=self.key(stack),
-                Body=self._body(stack, time.time(), 0.0, holder=""),
+                Body=self._body(stack, wall(), 0.0, holder=""),
                 ContentType="application/json",
                 IfMatch=held.etag,
             )
