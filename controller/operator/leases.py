@@ -144,7 +144,9 @@ class LeaseManager:
         if watched is not None and watched.version == read.version:
             watched.since = min(watched.since, written)
             return watched
-        wait = max(self.lease_seconds, read.lease_seconds) + self.take_margin
+        # the holder's own period if longer (up to 10 of ours: foreign input)
+        claimed = min(read.lease_seconds, 10 * self.lease_seconds)
+        wait = max(self.lease_seconds, claimed) + self.take_margin
         watched = Watched(read.version, written, wait, read.holder, read.problem)
         self.watched[stack] = watched
         if read.holder is None:  # once per version, not on every look
