@@ -8,6 +8,7 @@ STACKOP_CLOCK_SKEW_SECONDS=25, see controller/operator/clock.py), awscli.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import aws as boto
 from tests.operator_harness import (
     Operator,
     holds_lease,
@@ -71,3 +73,26 @@ def test_a_fast_standby_waits_for_the_lease_to_stop_changing(
     print(f"takeover {took:.1f}s after kill -9 (lease {LEASE}s)")
     assert took <= 1.5 * LEASE
     assert read_object(endpoint, BUCKET, f"leases/{STACK}.json")["holder"] == "op-fast"
+
+
+def test_a_lease_nobody_renewed_for_a_lease_period_is_taken_at_once(
+    ops: list[Operator], endpoint: str, tmp_path: Path
+) -> None:
+    """A replacement process has never seen the dead holder's lease change, but S3 tells
+    it how old the object is (its Date minus Last-Modified, both S3's clock): a lease
+    left a lease period ago is taken on the first look, not a lease period later.
+    Its expiresAt, by the dead holder's clock, is far in the future and ignored."""
+    lease = 3.0
+    s3 = boto.client("s3", endpoint)
+    body = {"stack": STACK, "holder": "op-dead", "expiresAt": time.time() + 3600,
+            "renewedAt": time.time(), "leaseSeconds": lease}  # fmt: skip
+    s3.put_object(Bucket=BUCKET, Key=f"leases/{STACK}.json", Body=json.dumps(body).encode())
+    time.sleep(lease * 1.1 + 3)  # a lease period, the take margin, S3's 1 s resolution
+    late = Operator(endpoint, BUCKET, tmp_path, "op-late")
+    ops.append(late.start(lease=lease))
+    wait_for(lambda: holds_lease(late, STACK), 15, "the lease taken")
+    states = [e for e in late.logs() if e.get("event") == "lease_state"]
+    assert states[0]["held"] is True, f"not taken on the first look: {states}"
+    (taken,) = [e for e in late.logs() if e.get("event") == "lease_taken_over"]
+    assert taken["previous"] == "op-dead" and taken["unchanged_for"] >= lease
+    assert read_object(endpoint, BUCKET, f"leases/{STACK}.json")["holder"] == "op-late"
