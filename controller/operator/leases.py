@@ -231,6 +231,7 @@ class LeaseManager:
 
     async def release(self, stack: str) -> None:
         """Give the lease up at once (an expired, holderless lease others may take)."""
+        self.watched.pop(stack, None)
         held = self.held.pop(stack, None)
         if held is None:
             return
