@@ -184,10 +184,7 @@ class Operator:
 
     def _set_lease(self, state: StackState, held: bool) -> None:
         holder, problem = self.leases.holder(state.name), self.leases.problem(state.name)
-        if state.lease_held != held or (state.lease_holder, state.lease_problem) != (
-            holder,
-            problem,
-        ):
+        if (state.lease_held, state.lease_holder, state.lease_problem) != (held, holder, problem):
             self.log.info("lease_state", stack=state.name, held=held, holder=holder)
         state.lease_held = held
         state.lease_holder, state.lease_problem = holder, problem
