@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from controller.aws import AwsClients
+from controller.aws import AwsClients, error_code
 from controller.engine import KindContext, PlanOptions, plan_stack
 from controller.operator import http, metrics
 from controller.operator.config import OperatorConfig
@@ -39,10 +39,13 @@ from controller.operator.leases import LeaseManager
 from controller.operator.logs import configure, get_logger
 from controller.operator.reconciler import StackReconciler
 from controller.operator.source import QueueListener, SpecEvent, SpecSource
-from controller.operator.state import StackState
+from controller.operator.state import ResourceStatus, StackState
 from controller.operator.status import fingerprint, status_doc, status_key, update_conditions
 from controller.operator.workqueue import WorkQueue
 from controller.stack import StackRunner
+
+STATUS_CHECK_EVERY = 5
+"""Unchanged status writes between two checks that the status object still exists."""
 
 
 class Operator:
@@ -369,6 +372,7 @@ class Operator:
             await self.write_status(state)
             return
         write = state.writes_allowed and self.leases.holds(name)
+        before = state.resources
         task = asyncio.create_task(self.reconciler.reconcile(state, write))
         self.inflight[name] = task
         try:
@@ -383,6 +387,7 @@ class Operator:
             return
         finally:
             self.inflight.pop(name, None)
+        _note_observation(state, before)
         update_conditions(state)
         await self.write_status(state)
         if delay is None:
@@ -419,31 +424,56 @@ class Operator:
         self.log.info("phantom_dropped", stack=state.name, key=state.key)
 
     def _set_lease(self, state: StackState, held: bool) -> None:
-        if state.lease_held != held:
-            self.log.info("lease_state", stack=state.name, held=held)
+        holder, problem = self.leases.holder(state.name), self.leases.problem(state.name)
+        if (state.lease_held, state.lease_holder, state.lease_problem) != (held, holder, problem):
+            self.log.info("lease_state", stack=state.name, held=held, holder=holder)
         state.lease_held = held
+        state.lease_holder, state.lease_problem = holder, problem
         if not state.orphaned:
             metrics.LEASE_HELD.labels(state.name).set(1 if held else 0)
 
     async def write_status(self, state: StackState) -> None:
-        """Put status/<stack>.json when it changed (only the lease holder writes)."""
+        """Put status/<stack>.json when it changed or is gone (only the lease holder
+        writes). Whether it is gone costs one HeadObject every STATUS_CHECK_EVERY
+        unchanged writes, i.e. every few resyncs, not one call per reconcile."""
         if not self.leases.holds(state.name):
             return
         doc = status_doc(state, self.config.identity)
         mark = fingerprint(doc)
-        if mark == state.written:
+        if mark == state.written and not await self._status_gone(state):
             return
         s3 = await self.clients.client("s3")
         try:
-            await s3.put_object(
+            reply = await s3.put_object(
                 Bucket=self.config.bucket,
                 Key=status_key(state.name),
                 Body=json.dumps(doc, indent=2).encode(),
                 ContentType="application/json",
             )
-            state.written = mark
+            state.written, state.status_etag = mark, str(reply.get("ETag", ""))
+            state.status_unchanged = 0
         except Exception as exc:
             self.log.warning("status_write_failed", stack=state.name, error=str(exc))
+
+    async def _status_gone(self, state: StackState) -> bool:
+        """True when the status object written last was deleted or overwritten since."""
+        state.status_unchanged += 1
+        if state.status_unchanged < STATUS_CHECK_EVERY or not state.status_etag:
+            return False
+        state.status_unchanged = 0
+        s3 = await self.clients.client("s3")
+        key = status_key(state.name)
+        try:
+            await s3.head_object(Bucket=self.config.bucket, Key=key, IfMatch=state.status_etag)
+            return False
+        except Exception as exc:
+            code = error_code(exc)
+            if code not in ("404", "NoSuchKey", "412", "PreconditionFailed"):
+                self.log.warning("status_check_failed", stack=state.name, error=str(exc))
+                return False
+            gone = "deleted" if code in ("404", "NoSuchKey") else "overwritten"
+            self.log.warning("status_rewritten", stack=state.name, key=key, reason=gone)
+            return True
 
     # ---- loops -------------------------------------------------------------------
 
@@ -500,10 +530,10 @@ class Operator:
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
+        if self.source.last_error:  # before "not loaded yet": the first listing may fail
+            return False, _listing_problem(self.config.bucket, self.source.last_error)
         if self.source.polls == 0:
             return False, "specs not loaded yet"
-        if self.source.last_error:
-            return False, f"AWS not reachable: {self.source.last_error}"
         stale = self.source.stale_for()
         if stale > self.config.ready_stale_after:
             return False, f"AWS not reachable: no spec listing succeeded for {stale:.0f}s"
@@ -608,6 +638,22 @@ def _torn_down(state: StackState) -> bool:
     if loaded is None or not loaded.spec.spec.teardown or state.last_error:
         return False
     return state.reconciled_once and all(r.state == "retained" for r in state.resources)
+
+
+def _note_observation(state: StackState, before: list[ResourceStatus]) -> None:
+    """After a reconcile: did it observe (new resources), or end before it could?"""
+    state.observe_failed = state.resources is before and bool(state.last_error)
+    if not state.observe_failed and state.resources is not before:
+        state.observed_at = state.last_reconcile
+
+
+def _listing_problem(bucket: str, error: str) -> str:
+    """/readyz's reason when the spec listing fails, naming the bucket when it is the cause."""
+    if "NoSuchBucket" in error:
+        return f"spec bucket {bucket} does not exist (NoSuchBucket)"
+    if "AccessDenied" in error:
+        return f"no access to spec bucket {bucket} (AccessDenied): {error}"
+    return f"AWS not reachable: {error}"
 
 
 async def _main(config: OperatorConfig) -> int:
