@@ -32,6 +32,7 @@ from tests.operator_harness import (
     network_only,
     push_text,
     read_object,
+    series,
     spec_text,
     stop_all,
     wait_for,
@@ -135,6 +136,8 @@ def test_failing_reconciles_show_in_status(
         assert {r["state"] for r in doc["resources"]} == {"unknown"}
         assert {r["lastObservedState"] for r in doc["resources"]} == {"in_sync"}
         assert doc["observedAt"] == good["observedAt"]
+        stale = series(op.metrics(), "stackop_resources", stack=STACK)
+        assert stale == [], f"stackop_resources still counts an old observation: {stale}"
 
         key = f"status/{STACK}.json"
         stored = wait_for(
