@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", help="converge a stack once")
     p.add_argument("spec")
     p.add_argument("--max-passes", type=int, default=10)
+    from controller.adopt.command import add_command as add_adopt
     from controller.operator.commands import add_commands
+
+    add_adopt(sub)
 
     add_commands(sub)
     return parser
@@ -170,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_plan(args, loaded))
         if args.command == "apply":
             return asyncio.run(_apply(args, loaded))
+        if args.command == "adopt":
+            from controller.adopt.command import run_adopt
+
+            return asyncio.run(run_adopt(args, loaded))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -235,6 +235,15 @@ class StackBody(Model):
     cluster: Cluster = Cluster()
     service_defaults: ServiceDefaults = ServiceDefaults()
     services: list[Service] = Field(default_factory=list, max_length=500)
+    # adoption (issue 11): existing resources to take over, and physical-name overrides
+    adopt: dict[str, str] = Field(
+        default_factory=dict,
+        description="kind/logical-id -> physical name or id of an existing resource to adopt",
+    )
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="kind/logical-id -> physical name to use instead of the derived one",
+    )
 
 
 class StackSpec(Model):

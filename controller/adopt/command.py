@@ -1,0 +1,130 @@
+"""`stackop adopt SPEC`: take over existing resources by adding our ownership tags only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from controller.adopt.matching import ExplicitNames, Finder, match
+from controller.adopt.model import Adoption, AdoptionPlan
+from controller.adopt.report import render_adoption
+from controller.adopt.tagging import add_ownership_tags
+from controller.spec import LoadedSpec
+
+EXIT_OK, EXIT_ERROR = 0, 1
+TAG_CONCURRENCY = 16
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("adopt", help="take over existing resources: add our ownership tags only")
+    p.add_argument("spec")
+    p.add_argument(
+        "--from-terraform",
+        metavar="STATE.json",
+        help="match the resources of a Terraform state (`terraform show -json`)",
+    )
+    p.add_argument(
+        "--match-names",
+        action="store_true",
+        help="adopt untagged resources named by spec.adopt or by the spec's own names",
+    )
+    p.add_argument("--auto-approve", action="store_true", help="tag without asking")
+    p.add_argument(
+        "--json", action="store_true", help="print the adoption plan as JSON, write nothing"
+    )
+
+
+@dataclass
+class TagResult:
+    calls: int
+    seconds: float
+
+
+def finders(args: argparse.Namespace, loaded: LoadedSpec) -> list[Finder]:
+    names = dict(loaded.spec.spec.adopt)
+    found: list[Finder] = [ExplicitNames(names, by_name=bool(args.match_names))]
+    if args.from_terraform:
+        from controller.adopt.terraform import TerraformState
+
+        found.append(TerraformState.read(args.from_terraform))
+    return found
+
+
+def approved(prompt: Callable[[str], str] = input) -> bool:
+    if not sys.stdin.isatty():
+        print("refused: not a terminal; pass --auto-approve to adopt", file=sys.stderr)
+        return False
+    return prompt("Adopt these resources (tags only)? Type 'yes': ").strip() == "yes"
+
+
+async def tag_all(ctx: object, adoptions: Sequence[Adoption]) -> TagResult:
+    from controller.engine import KindContext
+
+    assert isinstance(ctx, KindContext)
+    started = time.monotonic()
+    gate = asyncio.Semaphore(TAG_CONCURRENCY)
+
+    async def one(a: Adoption) -> int:
+        async with gate:
+            return int(await add_ownership_tags(ctx, a.kind, a.logical_id, a.found.target))
+
+    calls = sum(await asyncio.gather(*(one(a) for a in adoptions)))
+    return TagResult(calls, time.monotonic() - started)
+
+
+def unknown_adopt_keys(loaded: LoadedSpec, desired_keys: set[str]) -> list[str]:
+    return [
+        f"spec.adopt names {key!r}, which the spec does not describe"
+        for key in sorted(loaded.spec.spec.adopt)
+        if key not in desired_keys
+    ]
+
+
+async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
+    from controller.aws import AwsClients
+    from controller.stack import StackRunner
+
+    started = time.monotonic()
+    async with AwsClients(args.region, args.endpoint_url) as clients:
+        runner = StackRunner(clients)
+        ctx = runner.context(loaded)
+        plan = await runner.plan(loaded)
+        adoption = await match(ctx, plan, finders(args, loaded))
+        adoption.errors += unknown_adopt_keys(loaded, {a.key for a in plan.actions if a.desired})
+        if args.json:
+            print(json.dumps(adoption.to_json(), indent=2, sort_keys=True))
+            return EXIT_ERROR if adoption.errors else EXIT_OK
+        print(render_adoption(adoption))
+        if adoption.errors:
+            print("refused: fix the errors above first; nothing was written", file=sys.stderr)
+            return EXIT_ERROR
+        if not adoption.to_tag and not [a for a in adoption.adoptions if a.via]:
+            print("Nothing to adopt.")
+            return EXIT_OK
+        if not args.auto_approve and not approved():
+            return EXIT_ERROR
+        result = await tag_all(ctx, adoption.to_tag)
+        after = await runner.plan(loaded)
+    missing = _not_found_after(adoption, after)
+    print(
+        f"Adopted {len(adoption.to_tag) + len([a for a in adoption.adoptions if a.via])} "
+        f"resources with {result.calls} tag calls in {result.seconds:.1f}s "
+        f"({time.monotonic() - started:.1f}s in all)."
+    )
+    for key in missing:
+        print(f"  ! {key}: tagged but not found by the stack's observe", file=sys.stderr)
+    print(f"Next apply: {after.summary()}")
+    return EXIT_ERROR if missing else EXIT_OK
+
+
+def _not_found_after(adoption: AdoptionPlan, after: object) -> list[str]:
+    from controller.engine import ActionType, Plan
+
+    assert isinstance(after, Plan)
+    creates = {a.key for a in after.actions if a.type is ActionType.CREATE}
+    return [a.key for a in adoption.adoptions if not a.held and a.key in creates]

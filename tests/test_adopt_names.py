@@ -1,0 +1,169 @@
+"""`stackop adopt --match-names`: untagged look-alikes named by `spec.adopt` (and by the
+spec's own names) are taken over by adding the ownership tags, and nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.aws import client
+from tests.conftest import run_stackop
+from tests.operator_harness import spec_text
+
+STACK = "shop"
+OWNERSHIP = {"stackop:managed-by", "stackop:stack", "stackop:logical-id"}
+TAG_OPERATIONS = {"CreateTags", "AddTagsToResource", "TagResource", "TagRole", "AddTags"}
+
+
+def _network_and_database(spec: dict[str, Any]) -> None:
+    for section in ("frontend", "cdn", "cluster"):
+        spec.setdefault(section, {})["enabled"] = False
+    spec["loadBalancer"] = {"enabled": False}
+    spec["services"] = []
+    spec.pop("serviceDefaults", None)
+
+
+def _legacy(endpoint: str) -> dict[str, Any]:
+    """The stack as someone built it by hand: same settings, no ownership tags."""
+    ec2, rds = client("ec2", endpoint), client("rds", endpoint)
+    vpc = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Team", "Value": "shop"}]}],
+    )["Vpc"]["VpcId"]
+    subnets = {
+        cidr: ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        for cidr, az in (("10.0.21.0/24", "us-east-1a"), ("10.0.22.0/24", "us-east-1b"))
+    }
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=f"{STACK}-db-subnets",
+        DBSubnetGroupDescription="hand made",
+        SubnetIds=list(subnets.values()),
+    )
+    db = rds.create_db_instance(
+        DBInstanceIdentifier=f"{STACK}-db",
+        Engine="postgres",
+        EngineVersion="15.4",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        DBName="portal",
+        MasterUsername="portal_admin",
+        ManageMasterUserPassword=True,
+        StorageEncrypted=True,
+        DBSubnetGroupName=f"{STACK}-db-subnets",
+    )["DBInstance"]
+    return {"vpc": vpc, "subnets": subnets, "db_created": db["InstanceCreateTime"]}
+
+
+def _spec(tmp_path: Path, legacy: dict[str, Any]) -> Path:
+    doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+    doc["spec"]["adopt"] = {
+        "vpc/main": legacy["vpc"],
+        "subnet/data-a": legacy["subnets"]["10.0.21.0/24"],
+        "subnet/data-b": legacy["subnets"]["10.0.22.0/24"],
+        "db_instance/main": f"{STACK}-db",
+    }
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _calls(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _writes(log: Path) -> list[str]:
+    return [
+        c["operation"]
+        for c in _calls(log)
+        if not c["operation"].startswith(("Describe", "List", "Get", "Head"))
+    ]
+
+
+def _vpc_tags(endpoint: str, vpc: str) -> dict[str, str]:
+    out = client("ec2", endpoint).describe_vpcs(VpcIds=[vpc])["Vpcs"][0]
+    return {t["Key"]: t["Value"] for t in out.get("Tags", [])}
+
+
+def test_adopt_by_names_tags_only_and_the_plan_then_finds_them(
+    endpoint: str, tmp_path: Path
+) -> None:
+    legacy = _legacy(endpoint)
+    spec = _spec(tmp_path, legacy)
+    log = tmp_path / "calls.jsonl"
+
+    refused = run_stackop(
+        "adopt", str(spec), "--match-names", endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)}
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "--auto-approve" in refused.stderr
+    assert _writes(log) == []
+    assert _vpc_tags(endpoint, legacy["vpc"]) == {"Team": "shop"}
+
+    log.unlink(missing_ok=True)
+    done = run_stackop(
+        "adopt",
+        str(spec),
+        "--match-names",
+        "--auto-approve",
+        endpoint=endpoint,
+        env={"STACKOP_CALL_LOG": str(log)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert f"~ adopt vpc/main {legacy['vpc']} [spec.adopt]" in out
+    assert "~ adopt db_instance/main arn:aws:rds:" in out
+    assert "~ adopt db_subnet_group/main" in out and "[name]" in out
+    # one tag call per adopted resource, and no other write
+    writes = _writes(log)
+    assert set(writes) <= TAG_OPERATIONS, writes
+    assert len(writes) == out.count("~ adopt ") == 5
+
+    tags = _vpc_tags(endpoint, legacy["vpc"])
+    assert tags["Team"] == "shop" and set(tags) >= OWNERSHIP
+    assert tags["stackop:logical-id"] == "vpc/main" and tags["stackop:stack"] == STACK
+
+    plan = run_stackop("plan", str(spec), "--json", endpoint=endpoint)
+    assert plan.returncode in (0, 2), plan.stderr
+    actions = {f"{a['kind']}/{a['logicalId']}": a for a in json.loads(plan.stdout)["actions"]}
+    for key in ("vpc/main", "subnet/data-a", "subnet/data-b", "db_subnet_group/main"):
+        assert actions[key]["action"] in ("noop", "update"), actions[key]
+    assert actions["db_instance/main"]["action"] in ("noop", "update"), actions["db_instance/main"]
+    assert actions["db_instance/main"]["physicalId"] == f"{STACK}-db"
+
+    again = run_stackop("adopt", str(spec), "--match-names", "--auto-approve", endpoint=endpoint)
+    assert again.returncode == 0 and "Nothing to adopt." in again.stdout, again.stdout
+
+    converge = run_stackop("apply", str(spec), endpoint=endpoint)
+    assert converge.returncode in (0, 2), converge.stdout + converge.stderr
+    rds, ec2 = client("rds", endpoint), client("ec2", endpoint)
+    dbs = rds.describe_db_instances()["DBInstances"]
+    assert [d["DBInstanceIdentifier"] for d in dbs] == [f"{STACK}-db"]
+    assert dbs[0]["InstanceCreateTime"] == legacy["db_created"]
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"]
+    assert [v["VpcId"] for v in vpcs] == [legacy["vpc"]]
+    final = run_stackop("plan", str(spec), endpoint=endpoint)
+    assert final.returncode == 0, final.stdout
+
+
+def test_spec_adopt_of_a_name_that_does_not_exist_is_an_error_and_writes_nothing(
+    endpoint: str, tmp_path: Path
+) -> None:
+    doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+    doc["spec"]["adopt"] = {"db_instance/main": "no-such-db", "vpc/nope": "vpc-123"}
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    log = tmp_path / "calls.jsonl"
+    out = run_stackop(
+        "adopt", str(spec), "--auto-approve", endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)}
+    )
+    assert out.returncode == 1
+    assert "'vpc/nope', which the spec does not describe" in out.stdout
+    assert "db_instance/main: spec.adopt names 'no-such-db'" in out.stdout
+    assert _writes(log) == []
