@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controller.adopt.names import apply_names
 from controller.aws import AwsClients, classify
 from controller.engine import (
+    DesiredResource,
     EventHook,
     Kind,
     KindContext,
@@ -19,6 +21,11 @@ from controller.engine import (
 from controller.kinds import all_kinds
 from controller.render import render
 from controller.spec import LoadedSpec
+
+
+def desired_resources(loaded: LoadedSpec) -> list[DesiredResource]:
+    """The rendered resources, with the physical names `spec.names` overrides."""
+    return apply_names(render(loaded.spec), loaded.spec.spec.names)
 
 
 def plan_options(loaded: LoadedSpec) -> PlanOptions:
@@ -47,7 +54,7 @@ class StackRunner:
         )
 
     async def plan(self, loaded: LoadedSpec) -> Plan:
-        desired = render(loaded.spec)
+        desired = desired_resources(loaded)
         return await plan_stack(self.kinds, self.context(loaded), desired, plan_options(loaded))
 
     async def reconcile(
@@ -56,7 +63,7 @@ class StackRunner:
         return await reconcile_stack(
             self.kinds,
             self.context(loaded),
-            render(loaded.spec),
+            desired_resources(loaded),
             plan_options(loaded),
             write=write,
             concurrency=self.concurrency,

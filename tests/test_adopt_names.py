@@ -106,6 +106,11 @@ def test_adopt_by_names_tags_only_and_the_plan_then_finds_them(
     assert _writes(log) == []
     assert _vpc_tags(endpoint, legacy["vpc"]) == {"Team": "shop"}
 
+    foreseen = run_stackop("adopt", str(spec), "--match-names", "--json", endpoint=endpoint)
+    assert foreseen.returncode == 0, foreseen.stderr
+    follows = json.loads(foreseen.stdout)["follows"]
+    assert _writes(log) == []
+
     log.unlink(missing_ok=True)
     done = run_stackop(
         "adopt",
@@ -118,6 +123,8 @@ def test_adopt_by_names_tags_only_and_the_plan_then_finds_them(
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert f"~ adopt vpc/main {legacy['vpc']} [spec.adopt]" in out
+    assert "Field updates the next apply makes on adopted resources:" in out
+    assert "then update vpc/main" in out and "enable_dns_hostnames: False -> True" in out
     assert "~ adopt db_instance/main arn:aws:rds:" in out
     assert "~ adopt db_subnet_group/main" in out and "[name]" in out
     # one tag call per adopted resource, and no other write
@@ -132,9 +139,21 @@ def test_adopt_by_names_tags_only_and_the_plan_then_finds_them(
     plan = run_stackop("plan", str(spec), "--json", endpoint=endpoint)
     assert plan.returncode in (0, 2), plan.stderr
     actions = {f"{a['kind']}/{a['logicalId']}": a for a in json.loads(plan.stdout)["actions"]}
-    for key in ("vpc/main", "subnet/data-a", "subnet/data-b", "db_subnet_group/main"):
-        assert actions[key]["action"] in ("noop", "update"), actions[key]
-    assert actions["db_instance/main"]["action"] in ("noop", "update"), actions["db_instance/main"]
+    # the plan after tagging is the one the adoption plan foresaw, resource by resource
+    assert set(follows) == {
+        "vpc/main",
+        "subnet/data-a",
+        "subnet/data-b",
+        "db_subnet_group/main",
+        "db_instance/main",
+    }
+    for key, foreseen_action in follows.items():
+        fields = sorted(c["field"] for c in actions[key]["changes"])
+        assert (actions[key]["action"], fields) == (
+            foreseen_action["action"],
+            sorted(foreseen_action["fields"]),
+        ), key
+    assert actions["db_instance/main"]["action"] == "update"
     assert actions["db_instance/main"]["physicalId"] == f"{STACK}-db"
 
     again = run_stackop("adopt", str(spec), "--match-names", "--auto-approve", endpoint=endpoint)

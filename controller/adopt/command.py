@@ -10,10 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from controller.adopt.matching import ExplicitNames, Finder, match
+from controller.adopt.matching import ExplicitNames, Finder, hold_what_follows_badly, match
 from controller.adopt.model import Adoption, AdoptionPlan
 from controller.adopt.report import render_adoption
+from controller.adopt.simulate import Simulation
 from controller.adopt.tagging import add_ownership_tags
+from controller.aws import AwsClients
+from controller.engine import ActionType, KindContext, Plan, plan_stack
+from controller.kinds import all_kinds
 from controller.spec import LoadedSpec
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -46,8 +50,7 @@ class TagResult:
 
 
 def finders(args: argparse.Namespace, loaded: LoadedSpec) -> list[Finder]:
-    names = dict(loaded.spec.spec.adopt)
-    found: list[Finder] = [ExplicitNames(names, by_name=bool(args.match_names))]
+    found: list[Finder] = [ExplicitNames(loaded.spec.spec.adopt, by_name=bool(args.match_names))]
     if args.from_terraform:
         from controller.adopt.terraform import TerraformState
 
@@ -62,10 +65,8 @@ def approved(prompt: Callable[[str], str] = input) -> bool:
     return prompt("Adopt these resources (tags only)? Type 'yes': ").strip() == "yes"
 
 
-async def tag_all(ctx: object, adoptions: Sequence[Adoption]) -> TagResult:
-    from controller.engine import KindContext
-
-    assert isinstance(ctx, KindContext)
+async def tag_all(ctx: KindContext, adoptions: Sequence[Adoption]) -> TagResult:
+    """One tag call per resource, several at a time."""
     started = time.monotonic()
     gate = asyncio.Semaphore(TAG_CONCURRENCY)
 
@@ -85,8 +86,28 @@ def unknown_adopt_keys(loaded: LoadedSpec, desired_keys: set[str]) -> list[str]:
     ]
 
 
+async def foresee(
+    adoption: AdoptionPlan, loaded: LoadedSpec, ctx: KindContext, clients: AwsClients
+) -> None:
+    """Plan as if the tags were on; hold what the next apply would replace or not find."""
+    from controller.stack import desired_resources, plan_options
+
+    sim = Simulation(ctx, [a for a in adoption.adoptions if not a.held], clients)
+    try:
+        sim_ctx = KindContext(ctx.stack, ctx.spec_version, sim, ctx.user_tags)
+        desired = desired_resources(loaded)
+        after = await plan_stack(all_kinds(), sim_ctx, desired, plan_options(loaded))
+    finally:
+        await sim.close()
+    hold_what_follows_badly(adoption, after)
+
+
+def not_found_after(adoption: AdoptionPlan, after: Plan) -> list[str]:
+    creates = {a.key for a in after.actions if a.type is ActionType.CREATE}
+    return [a.key for a in adoption.adoptions if not a.held and a.key in creates]
+
+
 async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
-    from controller.aws import AwsClients
     from controller.stack import StackRunner
 
     started = time.monotonic()
@@ -94,8 +115,14 @@ async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
         runner = StackRunner(clients)
         ctx = runner.context(loaded)
         plan = await runner.plan(loaded)
-        adoption = await match(ctx, plan, finders(args, loaded))
+        try:
+            sources = finders(args, loaded)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        adoption = await match(ctx, plan, sources)
         adoption.errors += unknown_adopt_keys(loaded, {a.key for a in plan.actions if a.desired})
+        await foresee(adoption, loaded, ctx, clients)
         if args.json:
             print(json.dumps(adoption.to_json(), indent=2, sort_keys=True))
             return EXIT_ERROR if adoption.errors else EXIT_OK
@@ -103,28 +130,20 @@ async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
         if adoption.errors:
             print("refused: fix the errors above first; nothing was written", file=sys.stderr)
             return EXIT_ERROR
-        if not adoption.to_tag and not [a for a in adoption.adoptions if a.via]:
+        adopted = [a for a in adoption.adoptions if not a.held]
+        if not adopted:
             print("Nothing to adopt.")
             return EXIT_OK
         if not args.auto_approve and not approved():
             return EXIT_ERROR
         result = await tag_all(ctx, adoption.to_tag)
-        after = await runner.plan(loaded)
-    missing = _not_found_after(adoption, after)
+        after = await StackRunner(clients).plan(loaded)  # fresh kinds: no tags cached
+    missing = not_found_after(adoption, after)
     print(
-        f"Adopted {len(adoption.to_tag) + len([a for a in adoption.adoptions if a.via])} "
-        f"resources with {result.calls} tag calls in {result.seconds:.1f}s "
-        f"({time.monotonic() - started:.1f}s in all)."
+        f"Adopted {len(adopted)} resources with {result.calls} tag calls in "
+        f"{result.seconds:.1f}s ({time.monotonic() - started:.1f}s in all)."
     )
     for key in missing:
         print(f"  ! {key}: tagged but not found by the stack's observe", file=sys.stderr)
     print(f"Next apply: {after.summary()}")
     return EXIT_ERROR if missing else EXIT_OK
-
-
-def _not_found_after(adoption: AdoptionPlan, after: object) -> list[str]:
-    from controller.engine import ActionType, Plan
-
-    assert isinstance(after, Plan)
-    creates = {a.key for a in after.actions if a.type is ActionType.CREATE}
-    return [a.key for a in adoption.adoptions if not a.held and a.key in creates]

@@ -113,7 +113,7 @@ async def match(
     result.owned = [a.key for a in plan.actions if a.desired is not None and a.observed is not None]
     creates = {a.key: a for a in plan.actions if a.type is ActionType.CREATE and a.desired}
     outputs: dict[str, Mapping[str, Any]] = {k: o.outputs for k, o in plan.observed.items()}
-    taken: set[str] = {a.found.target for a in result.adoptions}
+    taken: set[tuple[str, str]] = set()
     for _ in range(max_rounds):
         todo = [a for key, a in sorted(creates.items())]
         found = await asyncio.gather(
@@ -121,7 +121,7 @@ async def match(
         )
         progressed = False
         for action, hit in zip(todo, found, strict=True):
-            if hit is None or hit[0].target in taken:
+            if hit is None or (action.kind, hit[0].target) in taken:
                 continue
             problem = _owner_problem(ctx, hit[0])
             if problem:
@@ -131,7 +131,7 @@ async def match(
             adoption = Adoption(action.kind, action.logical_id, hit[0], hit[1])
             _classify(ctx, adoption)
             result.adoptions.append(adoption)
-            taken.add(hit[0].target)
+            taken.add((action.kind, hit[0].target))
             outputs[action.key] = _outputs(hit[0])
             del creates[action.key]
             progressed = True
@@ -154,3 +154,22 @@ async def _find(
         if hit is not None:
             return hit
     return None
+
+
+def hold_what_follows_badly(adoption: AdoptionPlan, after: Plan) -> None:
+    """Hold (leave untagged) what the plan after adoption would replace or still not find:
+    adoption never leads to a replacement, least of all of a database."""
+    adoption.after = after
+    actions = after.by_key()
+    for a in adoption.adoptions:
+        action = actions.get(a.key)
+        if a.held or action is None:
+            continue
+        if action.type is ActionType.CREATE:
+            a.held = (
+                "needs replacement (held): the stack's observe would not find it once "
+                "tagged, so the next apply would create another"
+            )
+        elif action.type is ActionType.REPLACE:
+            reason = action.note or ", ".join(action.replace_paths)
+            a.held = f"needs replacement (held): {reason}; change the spec to match it"

@@ -71,4 +71,16 @@ class AdoptionPlan:
             "create": self.creates,
             "untouched": self.untouched,
             "errors": self.errors,
+            "follows": self.follows(),
+        }
+
+    def follows(self) -> dict[str, dict[str, Any]]:
+        """What the next apply does to each adopted resource: action and changed fields."""
+        if self.after is None:
+            return {}
+        adopted = {a.key for a in self.adoptions if not a.held}
+        return {
+            a.key: {"action": a.type.value, "fields": a.delta.paths, "held": a.held}
+            for a in self.after.actions
+            if a.key in adopted
         }

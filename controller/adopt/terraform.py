@@ -226,8 +226,7 @@ class TerraformState:
         identity = IDENTITIES.get(action.kind)
         if identity is not None:
             matches = [c for c in free if identity(self, action, params, c)]
-            if len(matches) == 1:
-                return matches[0]
+            return matches[0] if len(matches) == 1 else None
         if len(free) == 1 and len(self.candidates.get(action.kind, [])) == 1:
             return free[0]  # the only one of its kind on both sides (internet gateway, EIP)
         return None

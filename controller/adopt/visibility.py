@@ -46,27 +46,8 @@ def _role_path(stack: str, found: Found) -> str | None:
     return f"IAM role path {path!r} cannot change and the stack finds its roles under {want!r}"
 
 
-def _cluster(stack: str, found: Found) -> str | None:
-    name = str(found.extra.get("clusterName", found.name))
-    if name == stack:
-        return None
-    return (
-        f"the stack's cluster must be named after the stack ({stack!r}) and a cluster "
-        f"cannot be renamed; {name!r} differs"
-    )
-
-
-def _service(stack: str, found: Found) -> str | None:
-    cluster = str(found.extra.get("clusterArn", "")).rsplit("/", 1)[-1]
-    if not cluster or cluster == stack:
-        return None
-    return f"its cluster {cluster!r} is not the stack's cluster {stack!r}"
-
-
 RULES: dict[str, Rule] = {
     "iam_role": _role_path,
-    "ecs_cluster": _cluster,
-    "ecs_service": _service,
     "log_group": _prefix(_name, lambda s: f"/ecs/{s}/", "log groups"),
     "ecr_repository": _prefix(_name, lambda s: f"{s}/", "repositories"),
     "metric_alarm": _prefix(_name, lambda s: f"{s}-", "alarms"),

@@ -1,0 +1,74 @@
+"""`spec.names`: physical names that differ from the derived ones (e.g. an adopted stack's).
+
+Keys are `kind/logical-id`, or a glob over logical ids (`scaling_policy/*`); values may use
+`{id}` for the logical id: `{"db_instance/main": "cop-postgres",
+"scaling_policy/*": "cop-{id}-target"}`. Applied to the rendered resources, so render
+and the derived names stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from fnmatch import fnmatchcase
+
+from controller.adopt.lookup import NAME_PARAMS
+from controller.engine import DesiredResource
+
+
+class NamesError(ValueError):
+    """A `spec.names` entry that names nothing or a kind without a name."""
+
+
+def _name_for(d: DesiredResource, names: Mapping[str, str]) -> str | None:
+    if d.key in names:
+        return names[d.key].replace("{id}", d.logical_id)
+    for pattern, value in names.items():
+        if "*" in pattern and fnmatchcase(d.key, pattern):
+            return value.replace("{id}", d.logical_id)
+    return None
+
+
+def apply_names(
+    desired: Sequence[DesiredResource], names: Mapping[str, str]
+) -> list[DesiredResource]:
+    if not names:
+        return list(desired)
+    used: set[str] = set()
+    renamed: dict[str, tuple[str, str]] = {}
+    out: list[DesiredResource] = []
+    for d in desired:
+        name = _name_for(d, names)
+        if name is None:
+            out.append(d)
+            continue
+        param = NAME_PARAMS.get(d.kind)
+        if param is None or not isinstance(d.params.get(param), str):
+            raise NamesError(f"spec.names: {d.key} has no physical name to set")
+        used |= {k for k in names if k == d.key or fnmatchcase(d.key, k)}
+        renamed[d.key] = (str(d.params[param]), name)
+        out.append(replace(d, params={**d.params, param: name}))
+    unused = sorted(set(names) - used)
+    if unused:
+        raise NamesError(f"spec.names: {', '.join(unused)} names no resource of this spec")
+    return _follow_cluster(out, renamed)
+
+
+def _follow_cluster(
+    desired: list[DesiredResource], renamed: Mapping[str, tuple[str, str]]
+) -> list[DesiredResource]:
+    """Alarms name their cluster as a plain dimension value, not a reference."""
+    if "ecs_cluster/main" not in renamed:
+        return desired
+    old, new = renamed["ecs_cluster/main"]
+    out: list[DesiredResource] = []
+    for d in desired:
+        dims = d.params.get("dimensions")
+        if (
+            d.kind == "metric_alarm"
+            and isinstance(dims, Mapping)
+            and dims.get("ClusterName") == old
+        ):
+            d = replace(d, params={**d.params, "dimensions": {**dims, "ClusterName": new}})
+        out.append(d)
+    return out
