@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controller.adopt.names import apply_names
+from controller.adopt.names import apply_names, apply_overrides
 from controller.aws import AwsClients, classify
 from controller.engine import (
     DesiredResource,
@@ -24,8 +24,9 @@ from controller.spec import LoadedSpec
 
 
 def desired_resources(loaded: LoadedSpec) -> list[DesiredResource]:
-    """The rendered resources, with the physical names `spec.names` overrides."""
-    return apply_names(render(loaded.spec), loaded.spec.spec.names)
+    """The rendered resources, with the names and settings the spec overrides."""
+    body = loaded.spec.spec
+    return apply_overrides(apply_names(render(loaded.spec), body.names), body.overrides)
 
 
 def plan_options(loaded: LoadedSpec) -> PlanOptions:

@@ -1,9 +1,11 @@
-"""`spec.names`: physical names that differ from the derived ones (e.g. an adopted stack's).
+"""`spec.names` and `spec.overrides`: an adopted stack's names and settings where they
+differ from the ones the spec derives.
 
-Keys are `kind/logical-id`, or a glob over logical ids (`scaling_policy/*`); values may use
+Keys are `kind/logical-id`, or a glob over logical ids (`scaling_policy/*`). Names may use
 `{id}` for the logical id: `{"db_instance/main": "cop-postgres",
-"scaling_policy/*": "cop-{id}-target"}`. Applied to the rendered resources, so render
-and the derived names stay as they are.
+"scaling_policy/*": "cop-{id}-target"}`. Overrides replace rendered settings by name:
+`{"security_group/alb": {"description": "ALB: HTTP/HTTPS from anywhere"}}`. Both apply to
+the rendered resources, so render and the derived names stay as they are.
 """
 
 from __future__ import annotations
@@ -11,13 +13,41 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from typing import Any
 
 from controller.adopt.lookup import NAME_PARAMS
 from controller.engine import DesiredResource
 
 
 class NamesError(ValueError):
-    """A `spec.names` entry that names nothing or a kind without a name."""
+    """A `spec.names` or `spec.overrides` entry that names nothing."""
+
+
+def _matches(key: str, pattern: str) -> bool:
+    return key == pattern or ("*" in pattern and fnmatchcase(key, pattern))
+
+
+def apply_overrides(
+    desired: Sequence[DesiredResource], overrides: Mapping[str, Mapping[str, Any]]
+) -> list[DesiredResource]:
+    if not overrides:
+        return list(desired)
+    used: set[str] = set()
+    out: list[DesiredResource] = []
+    for d in desired:
+        settings: dict[str, Any] = {}
+        for pattern, values in overrides.items():
+            if _matches(d.key, pattern):
+                used.add(pattern)
+                settings.update(values)
+        unknown = sorted(set(settings) - set(d.params))
+        if unknown:
+            raise NamesError(f"spec.overrides: {d.key} has no setting {', '.join(unknown)}")
+        out.append(replace(d, params={**d.params, **settings}) if settings else d)
+    unused = sorted(set(overrides) - used)
+    if unused:
+        raise NamesError(f"spec.overrides: {', '.join(unused)} names no resource of this spec")
+    return out
 
 
 def _name_for(d: DesiredResource, names: Mapping[str, str]) -> str | None:
@@ -45,7 +75,7 @@ def apply_names(
         param = NAME_PARAMS.get(d.kind)
         if param is None or not isinstance(d.params.get(param), str):
             raise NamesError(f"spec.names: {d.key} has no physical name to set")
-        used |= {k for k in names if k == d.key or fnmatchcase(d.key, k)}
+        used |= {k for k in names if _matches(d.key, k)}
         renamed[d.key] = (str(d.params[param]), name)
         out.append(replace(d, params={**d.params, param: name}))
     unused = sorted(set(names) - used)

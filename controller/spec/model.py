@@ -7,7 +7,7 @@ the exact field it is about.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -242,7 +242,13 @@ class StackBody(Model):
     )
     names: dict[str, str] = Field(
         default_factory=dict,
-        description="kind/logical-id -> physical name to use instead of the derived one",
+        description="kind/logical-id (or glob) -> physical name instead of the derived one; "
+        "{id} is the logical id",
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="kind/logical-id (or glob) -> rendered settings to replace, e.g. an "
+        "adopted resource's description that cannot change in place",
     )
 
 
