@@ -82,6 +82,7 @@ def _load(path: str) -> LoadedSpec | None:
 
 
 async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
+    from controller.adopt import collisions
     from controller.aws import AwsClients
     from controller.planview import render_plan
     from controller.render import unreconciled_sections
@@ -89,12 +90,16 @@ async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
 
     async with AwsClients(args.region, args.endpoint_url) as clients:
         plan = await StackRunner(clients).plan(loaded)
+        taken = await collisions.preflight(StackRunner(clients), loaded, plan)
     if args.json:
         out = plan.to_json()
         out["notReconciled"] = unreconciled_sections()
+        out["taken"] = collisions.as_json(taken)
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(render_plan(plan, unreconciled_sections()))
+        if taken:
+            print(collisions.report(taken))
     return EXIT_OK if plan.in_sync else EXIT_CHANGES
 
 
@@ -110,6 +115,7 @@ def _print_event(phase: str, report: ActionReport) -> None:
 
 
 async def _apply(args: argparse.Namespace, loaded: LoadedSpec) -> int:
+    from controller.adopt import collisions
     from controller.aws import AwsClients
     from controller.render import unreconciled_sections
     from controller.stack import StackRunner
@@ -117,6 +123,10 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec) -> int:
     started = time.monotonic()
     async with AwsClients(args.region, args.endpoint_url) as clients:
         runner = StackRunner(clients)
+        taken = await collisions.preflight(runner, loaded)
+        if taken:
+            print(collisions.report(taken), file=sys.stderr)
+            return EXIT_ERROR
         for attempt in range(1, args.max_passes + 1):
             result = await runner.reconcile(loaded, on_event=_print_event)
             print(f"pass {attempt}: {result.plan.summary()}")

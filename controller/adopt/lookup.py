@@ -190,7 +190,11 @@ async def _iam_role(ctx: KindContext, value: str, params: Mapping[str, Any]) -> 
 
 async def _scaling_policy(ctx: KindContext, value: str, params: Mapping[str, Any]) -> Found | None:
     aas = await ctx.client("application-autoscaling")
-    out = await aas.describe_scaling_policies(ServiceNamespace="ecs", PolicyNames=[value])
+    scope: dict[str, str] = {}
+    target = params.get("target")
+    if isinstance(target, str):  # `<resource id>#<dimension>`: a name is unique per target
+        scope = {"ResourceId": target.split("#", 1)[0]}
+    out = await aas.describe_scaling_policies(ServiceNamespace="ecs", PolicyNames=[value], **scope)
     for p in out.get("ScalingPolicies", []):
         return Found("", value, p["PolicyARN"], _date(p.get("CreationTime")), {}, p)
     return None
