@@ -5,18 +5,22 @@ Keys are `kind/logical-id`, or a glob over logical ids (`scaling_policy/*`). Nam
 `{id}` for the logical id: `{"db_instance/main": "cop-postgres",
 "scaling_policy/*": "cop-{id}-target"}`. Overrides replace rendered settings by name:
 `{"security_group/alb": {"description": "ALB: HTTP/HTTPS from anywhere"}}`. Both apply to
-the rendered resources, so render and the derived names stay as they are.
+the rendered resources, so render and the derived names stay as they are. A value
+`${kind/logical-id.output}` is a reference, as in the plan: `"${security_group/alb.id}"`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
 from controller.adopt.lookup import NAME_PARAMS
-from controller.engine import DesiredResource
+from controller.engine import DesiredResource, Ref
+
+REF = re.compile(r"^\$\{([a-z_]+)/([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
 
 
 class NamesError(ValueError):
@@ -25,6 +29,17 @@ class NamesError(ValueError):
 
 def _matches(key: str, pattern: str) -> bool:
     return key == pattern or ("*" in pattern and fnmatchcase(key, pattern))
+
+
+def _with_refs(value: Any) -> Any:
+    if isinstance(value, str):
+        m = REF.match(value)
+        return Ref(m[1], m[2], m[3]) if m else value
+    if isinstance(value, Mapping):
+        return {k: _with_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_refs(v) for v in value]
+    return value
 
 
 def apply_overrides(
@@ -39,7 +54,7 @@ def apply_overrides(
         for pattern, values in overrides.items():
             if _matches(d.key, pattern):
                 used.add(pattern)
-                settings.update(values)
+                settings.update(_with_refs(dict(values)))
         unknown = sorted(set(settings) - set(d.params))
         if unknown:
             raise NamesError(f"spec.overrides: {d.key} has no setting {', '.join(unknown)}")
