@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from controller.adopt import ORIGIN
 from controller.adopt.lookup import NAME_PARAMS, Found, lookup
 from controller.engine import Action, ActionType, KindContext, Plan
+from controller.engine.origin import acting_as
 from controller.engine.resource import STACK_TAG
 
 if TYPE_CHECKING:
@@ -78,7 +80,8 @@ async def find_taken(plan: Plan, ctx: KindContext) -> list[Taken]:
     async def check(action: Action, name: str) -> Taken | None:
         assert action.resolved is not None
         async with gate:
-            found = await lookup(ctx, action.kind, name, action.resolved.params)
+            with acting_as(ORIGIN):
+                found = await lookup(ctx, action.kind, name, action.resolved.params)
         if found is None:
             return None
         return Taken(action.key, name, found.created, _owner(ctx, found))

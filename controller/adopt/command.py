@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from controller.adopt import ORIGIN
 from controller.adopt.matching import ExplicitNames, Finder, hold_what_follows_badly, match
 from controller.adopt.model import Adoption, AdoptionPlan
 from controller.adopt.report import render_adoption
@@ -17,6 +18,7 @@ from controller.adopt.simulate import Simulation
 from controller.adopt.tagging import add_ownership_tags
 from controller.aws import AwsClients
 from controller.engine import ActionType, KindContext, Plan, plan_stack
+from controller.engine.origin import acting_as
 from controller.kinds import all_kinds
 from controller.spec import LoadedSpec
 
@@ -72,7 +74,8 @@ async def tag_all(ctx: KindContext, adoptions: Sequence[Adoption]) -> TagResult:
 
     async def one(a: Adoption) -> int:
         async with gate:
-            return int(await add_ownership_tags(ctx, a.kind, a.logical_id, a.found.target))
+            with acting_as(ORIGIN):
+                return int(await add_ownership_tags(ctx, a.kind, a.logical_id, a.found.target))
 
     calls = sum(await asyncio.gather(*(one(a) for a in adoptions)))
     return TagResult(calls, time.monotonic() - started)
@@ -120,7 +123,8 @@ async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-        adoption = await match(ctx, plan, sources)
+        with acting_as(ORIGIN):
+            adoption = await match(ctx, plan, sources)
         adoption.errors += unknown_adopt_keys(loaded, {a.key for a in plan.actions if a.desired})
         await foresee(adoption, loaded, ctx, clients)
         if args.json:
