@@ -4,13 +4,16 @@ spec's own names) are taken over by adding the ownership tags, and nothing else.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tests.aws import client
-from tests.conftest import run_stackop
+from tests.conftest import BIN, ROOT, run_stackop
 from tests.operator_harness import spec_text
 
 STACK = "shop"
@@ -186,3 +189,91 @@ def test_spec_adopt_of_a_name_that_does_not_exist_is_an_error_and_writes_nothing
     assert "'vpc/nope', which the spec does not describe" in out.stdout
     assert "db_instance/main: spec.adopt names 'no-such-db'" in out.stdout
     assert _writes(log) == []
+
+
+def test_a_database_that_would_be_replaced_is_held_untagged_and_its_name_reported_taken(
+    endpoint: str, tmp_path: Path
+) -> None:
+    rds = client("rds", endpoint)
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{STACK}-db",
+        Engine="postgres",
+        EngineVersion="15.4",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        DBName="legacy",  # the spec says `portal`: only a new database could have it
+        MasterUsername="portal_admin",
+        MasterUserPassword="not-a-secret-123",
+    )
+    doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+    spec = tmp_path / "shop.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    log = tmp_path / "calls.jsonl"
+
+    out = run_stackop(
+        "adopt",
+        str(spec),
+        "--match-names",
+        "--auto-approve",
+        endpoint=endpoint,
+        env={"STACKOP_CALL_LOG": str(log)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "! held db_instance/main shop-db: needs replacement (held): db_name" in out.stdout
+    assert "Nothing to adopt." in out.stdout
+    assert _writes(log) == []
+    db = rds.describe_db_instances(DBInstanceIdentifier=f"{STACK}-db")["DBInstances"][0]
+    assert not {t["Key"] for t in db.get("TagList", [])} & OWNERSHIP
+
+    plan = run_stackop("plan", str(spec), endpoint=endpoint)
+    assert plan.returncode == 2
+    assert "! taken: db_instance/main shop-db (untagged, created " in plan.stdout
+    log.unlink(missing_ok=True)
+    refused = run_stackop("apply", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "! taken: db_instance/main shop-db" in refused.stderr
+    assert _writes(log) == []
+
+
+def test_on_a_terminal_adoption_asks_and_anything_but_yes_writes_nothing(
+    endpoint: str, tmp_path: Path
+) -> None:
+    legacy = _legacy(endpoint)
+    spec = _spec(tmp_path, legacy)
+    log = tmp_path / "calls.jsonl"
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [str(BIN / "stackop"), "--endpoint-url", endpoint, "adopt", str(spec)],
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "STACKOP_CALL_LOG": str(log)},
+            cwd=ROOT,
+        )
+        os.write(primary, b"no\n")
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert proc.returncode == 1
+    assert b"~ adopt vpc/main" in stdout
+    assert _writes(log) == []
+    assert _vpc_tags(endpoint, legacy["vpc"]) == {"Team": "shop"}
+
+
+def test_a_converged_plan_makes_no_collision_lookups(endpoint: str, tmp_path: Path) -> None:
+    doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+    doc["spec"]["database"]["enabled"] = False
+    spec = tmp_path / "net.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    log = tmp_path / "calls.jsonl"
+    first = run_stackop("plan", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
+    assert first.returncode == 2 and "! taken" not in first.stdout
+    # creates are looked up: the security groups' names only once their VPC exists
+    assert not [c for c in _calls(log) if c.get("kind") == "adopt"]
+    assert run_stackop("apply", str(spec), endpoint=endpoint).returncode == 0
+    log.unlink()
+    clean = run_stackop("plan", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
+    assert clean.returncode == 0, clean.stdout
+    assert _calls(log) and not [c for c in _calls(log) if c.get("kind") == "adopt"]
