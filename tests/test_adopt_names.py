@@ -277,3 +277,24 @@ def test_a_converged_plan_makes_no_collision_lookups(endpoint: str, tmp_path: Pa
     clean = run_stackop("plan", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
     assert clean.returncode == 0, clean.stdout
     assert _calls(log) and not [c for c in _calls(log) if c.get("kind") == "adopt"]
+
+
+def test_spec_names_and_overrides_that_name_nothing_are_one_line_errors(
+    endpoint: str, tmp_path: Path
+) -> None:
+    for field, value, message in (
+        ("names", {"vpc/nope": "x"}, "spec.names: vpc/nope names no resource of this spec"),
+        ("names", {"vpc/main": "x"}, "spec.names: vpc/main has no physical name to set"),
+        (
+            "overrides",
+            {"vpc/main": {"colour": "red"}},
+            "spec.overrides: vpc/main has no setting colour",
+        ),
+    ):
+        doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+        doc["spec"][field] = value
+        spec = tmp_path / "bad.yaml"
+        spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+        out = run_stackop("plan", str(spec), endpoint=endpoint)
+        assert out.returncode == 1
+        assert out.stderr.strip().splitlines() == [f"error: NamesError: {message}"], out.stderr
