@@ -18,7 +18,7 @@ from controller.kinds.tags_common import tag_list, tag_map
 TagWriter = Callable[[KindContext, str, Mapping[str, str]], Awaitable[None]]
 
 OWNED_THROUGH: dict[str, str] = {
-    "scaling_target": "its service's cluster (resource id service/<stack>/<service>)",
+    "scaling_target": "its service's cluster",
     "scaling_policy": "its scaling target",
     "bucket_policy": "its bucket",
 }
