@@ -298,3 +298,28 @@ def test_spec_names_and_overrides_that_name_nothing_are_one_line_errors(
         out = run_stackop("plan", str(spec), endpoint=endpoint)
         assert out.returncode == 1
         assert out.stderr.strip().splitlines() == [f"error: NamesError: {message}"], out.stderr
+
+
+def test_an_empty_untagged_bucket_of_ours_is_not_taken_one_with_objects_is(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """CreateBucket cannot carry tags: a crash before tagging leaves our bucket empty and
+    untagged, and the bucket kind takes it over; one holding objects is somebody's."""
+    doc = yaml.safe_load(spec_text(STACK, _network_and_database))
+    doc["spec"]["database"]["enabled"] = False
+    doc["spec"]["frontend"]["enabled"] = True
+    spec = tmp_path / "front.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    s3 = client("s3", endpoint)
+    s3.create_bucket(Bucket=f"{STACK}-frontend")
+
+    empty = run_stackop("plan", str(spec), "--json", endpoint=endpoint)
+    assert empty.returncode == 2, empty.stderr
+    assert json.loads(empty.stdout)["taken"] == []
+
+    s3.put_object(Bucket=f"{STACK}-frontend", Key="index.html", Body=b"somebody's site")
+    full = run_stackop("plan", str(spec), "--json", endpoint=endpoint)
+    taken = json.loads(full.stdout)["taken"]
+    assert [(t["key"], t["name"], t["owner"]) for t in taken] == [
+        ("frontend_bucket/main", f"{STACK}-frontend", "untagged")
+    ]

@@ -82,8 +82,8 @@ async def find_taken(plan: Plan, ctx: KindContext) -> list[Taken]:
         async with gate:
             with acting_as(ORIGIN):
                 found = await lookup(ctx, action.kind, name, action.resolved.params)
-        if found is None:
-            return None
+        if found is None or found.extra.get("recoverable"):
+            return None  # (an empty untagged bucket is the kind's to take over on create)
         return Taken(action.key, name, found.created, _owner(ctx, found))
 
     results = await asyncio.gather(*(check(a, n) for a, n in creates_to_check(plan)))

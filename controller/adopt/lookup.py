@@ -264,7 +264,12 @@ async def _bucket(ctx: KindContext, value: str, params: Mapping[str, Any]) -> Fo
         if b["Name"] == value:
             created = _date(b.get("CreationDate"))
     out = await _or_none(s3.get_bucket_tagging(Bucket=value), "NoSuchTagSet")
-    return Found("", value, value, created, tag_map((out or {}).get("TagSet")))
+    tags = tag_map((out or {}).get("TagSet"))
+    recoverable = False
+    if not tags:  # what a crash between CreateBucket and tagging leaves: empty, no tags
+        listed = await s3.list_object_versions(Bucket=value, MaxKeys=1)
+        recoverable = not (listed.get("Versions") or listed.get("DeleteMarkers"))
+    return Found("", value, value, created, tags, {"recoverable": recoverable})
 
 
 async def _oac(ctx: KindContext, value: str, params: Mapping[str, Any]) -> Found | None:
