@@ -227,6 +227,7 @@ def test_terraform_portal_is_adopted_in_place_and_kept_converged(
     print(out.splitlines()[-3:], f"adoption wall time {wall:.1f}s")
     assert "~ adopt db_instance/main arn:aws:rds:us-east-1:123456789012:db:cop-postgres" in out
     assert "~ adopt ecs_cluster/main arn:aws:ecs:" in out
+    assert "~ adopt metric_alarm/gateway-cpu-high arn:aws:cloudwatch:" in out
     assert "Field updates the next apply makes on adopted resources:" in out
     assert "! held" not in out  # nothing would be replaced: the spec describes Terraform's
     assert 'module.service["gateway"].aws_iam_role.execution' in out  # untouched, listed
