@@ -170,6 +170,18 @@ def _writes(log: Path) -> list[str]:
     return [c["operation"] for c in _calls(log) if not c["operation"].startswith(READ_PREFIXES)]
 
 
+def _untouched(out: str) -> list[str]:
+    """The addresses the adoption plan lists as not described by the spec."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  untouched, "))
+    found: list[str] = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):
+            break
+        found.append(line.strip())
+    return found
+
+
 def _counts(endpoint: str) -> dict[str, Any]:
     ec2, rds = client("ec2", endpoint), client("rds", endpoint)
     elb, ecs = client("elbv2", endpoint), client("ecs", endpoint)
@@ -240,6 +252,23 @@ def test_terraform_portal_is_adopted_in_place_and_kept_converged(
     assert set(writes) <= TAG_WRITES, writes
     assert len(writes) == len(tagged) >= 60  # one tag call per tagged resource
     assert _counts(endpoint) == before  # adoption created, changed and deleted nothing
+
+    # Terraform forgets what was adopted (and the routes, associations ... folded into it);
+    # what the spec does not describe stays Terraform's
+    adopted_json = run_stackop(
+        "adopt", spec, "--from-terraform", str(portal.state), "--json", endpoint=endpoint
+    )
+    forget = json.loads(adopted_json.stdout)["terraformStateRm"]
+    assert forget == []  # already adopted: nothing more to forget
+    marker = "  terraform state rm "
+    rm_line = next(line for line in out.splitlines() if line.startswith(marker))
+    addresses = [a.strip("'") for a in rm_line[len(marker) :].split("' '")]
+    assert "aws_db_instance.main" in addresses and "aws_route.public_default" in addresses
+    assert 'module.service["gateway"].aws_iam_role_policy.execution' not in addresses
+    _terraform(portal.workdir, "state", "rm", *addresses)
+    left = set(_terraform(portal.workdir, "state", "list").stdout.split())
+    assert left == set(_untouched(out)), left ^ set(_untouched(out))
+    assert any(".aws_iam_role.execution" in a for a in left)  # Terraform's, at path /
 
     # 3. the operator converges the adopted stack in place and corrects drift
     bucket = "adopt-specs"

@@ -16,6 +16,7 @@ from controller.adopt.model import Adoption, AdoptionPlan
 from controller.adopt.report import render_adoption
 from controller.adopt.simulate import Simulation
 from controller.adopt.tagging import add_ownership_tags
+from controller.adopt.terraform import TerraformState
 from controller.aws import AwsClients
 from controller.engine import ActionType, KindContext, Plan, plan_stack
 from controller.engine.origin import acting_as
@@ -54,8 +55,6 @@ class TagResult:
 def finders(args: argparse.Namespace, loaded: LoadedSpec) -> list[Finder]:
     found: list[Finder] = [ExplicitNames(loaded.spec.spec.adopt, by_name=bool(args.match_names))]
     if args.from_terraform:
-        from controller.adopt.terraform import TerraformState
-
         found.append(TerraformState.read(args.from_terraform))
     return found
 
@@ -127,6 +126,9 @@ async def run_adopt(args: argparse.Namespace, loaded: LoadedSpec) -> int:
             adoption = await match(ctx, plan, sources)
         adoption.errors += unknown_adopt_keys(loaded, {a.key for a in plan.actions if a.desired})
         await foresee(adoption, loaded, ctx, clients)
+        for source in sources:
+            if isinstance(source, TerraformState):
+                adoption.state_rm = source.state_rm(adoption.adoptions)
         if args.json:
             print(json.dumps(adoption.to_json(), indent=2, sort_keys=True))
             return EXIT_ERROR if adoption.errors else EXIT_OK

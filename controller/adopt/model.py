@@ -45,6 +45,8 @@ class AdoptionPlan:
     errors: list[str] = field(default_factory=list)
     after: Plan | None = None
     """The plan once the tags are on (only the field changes that follow adoption)."""
+    state_rm: list[str] = field(default_factory=list)
+    """Terraform addresses to forget once adopted (`terraform state rm`)."""
 
     @property
     def to_tag(self) -> list[Adoption]:
@@ -72,6 +74,7 @@ class AdoptionPlan:
             "untouched": self.untouched,
             "errors": self.errors,
             "follows": self.follows(),
+            "terraformStateRm": self.state_rm,
         }
 
     def follows(self) -> dict[str, dict[str, Any]]:

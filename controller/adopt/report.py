@@ -30,6 +30,11 @@ def render_adoption(plan: AdoptionPlan) -> str:
         f"{len(plan.held)} held, {len(plan.creates)} to create, "
         f"{len(plan.owned)} already owned, {len(plan.untouched)} untouched."
     )
+    if plan.state_rm:
+        lines.append(
+            "Once adopted, Terraform must forget them (so it never manages them again):\n"
+            "  terraform state rm " + " ".join(f"'{a}'" for a in plan.state_rm)
+        )
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.adopt.lookup import NAME_PARAMS, Found
+from controller.adopt.model import Adoption
 from controller.engine import Action, KindContext, Ref
 
 
@@ -60,14 +61,15 @@ TF_TYPES: dict[str, TfType] = {
 }
 """Terraform resource types that are one of our kinds."""
 
-FOLDED: dict[str, str] = {
-    "aws_route": "route_table",
-    "aws_route_table_association": "route_table",
-    "aws_iam_role_policy": "iam_role",
-    "aws_ecs_cluster_capacity_providers": "ecs_cluster",
-    "aws_s3_bucket_public_access_block": "frontend_bucket",
+FOLDED: dict[str, tuple[str, str]] = {
+    "aws_route": ("route_table", "route_table_id"),
+    "aws_route_table_association": ("route_table", "route_table_id"),
+    "aws_iam_role_policy": ("iam_role", "role"),
+    "aws_ecs_cluster_capacity_providers": ("ecs_cluster", "cluster_name"),
+    "aws_s3_bucket_public_access_block": ("frontend_bucket", "bucket"),
 }
-"""Terraform resources that are a field of one of our kinds (adopted with it)."""
+"""Terraform resources that are a field of one of our kinds: (kind, the attribute naming
+the parent). They go with their parent: adopted with it, or left with it."""
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,30 @@ class TerraformState:
 
     def untouched(self, adopted: set[str]) -> list[str]:
         taken = {id(c.resource) for cs in self.candidates.values() for c in cs if c.taken}
-        return [r.address for r in self.all if r.type not in FOLDED and id(r) not in taken]
+        return [
+            r.address
+            for r in self.all
+            if id(r) not in taken
+            and (r.type not in FOLDED or str(r.values.get(FOLDED[r.type][1])) not in adopted)
+        ]
 
     def errors(self) -> list[str]:
         return []
 
-    def folded(self) -> list[str]:
-        return [f"{r.address} (part of {FOLDED[r.type]})" for r in self.all if r.type in FOLDED]
+    def state_rm(self, adopted: Sequence[Adoption]) -> list[str]:
+        """Addresses Terraform must forget once adopted (`terraform state rm`), so that
+        Terraform and the operator never both manage a resource: the adopted ones and the
+        parts (routes, associations ...) of adopted parents."""
+        mine = [a for a in adopted if not a.held and a.source in self.addresses]
+        parents = {(a.kind, v) for a in mine for v in (a.found.target, a.found.name)}
+        parts = [
+            r.address
+            for r in self.all
+            if r.type in FOLDED
+            and (FOLDED[r.type][0], str(r.values.get(FOLDED[r.type][1]))) in parents
+        ]
+        return sorted({a.source for a in mine} | set(parts))
+
+    @property
+    def addresses(self) -> set[str]:
+        return {r.address for r in self.all}
