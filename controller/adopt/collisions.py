@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from controller.adopt import ORIGIN
-from controller.adopt.lookup import NAME_PARAMS, Found, lookup
+from controller.adopt.lookup import Found, lookup, scoped_name
 from controller.engine import Action, ActionType, KindContext, Plan
 from controller.engine.origin import acting_as
 from controller.engine.resource import STACK_TAG
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
     from controller.stack import StackRunner
 
 LOOKUP_CONCURRENCY = 16
-
-SCOPES: dict[str, str] = {
-    "security_group": "vpc_id",
-    "ecs_service": "cluster",
-    "service_discovery_service": "namespace_id",
-    "scaling_policy": "target",
-}
-"""Kinds whose names are unique only inside a parent: no collision while the parent is
-still to be created (its reference is not known yet)."""
 
 NOT_UNIQUE = frozenset({"task_definition"})
 """Names AWS does not keep unique: registering into an existing family adds a revision."""
@@ -65,11 +56,8 @@ def creates_to_check(plan: Plan) -> list[tuple[Action, str]]:
             continue
         if action.kind in NOT_UNIQUE:
             continue
-        scope = SCOPES.get(action.kind)
-        if scope is not None and not isinstance(action.resolved.params.get(scope), str):
-            continue
-        name = action.resolved.params.get(NAME_PARAMS.get(action.kind, ""))
-        if isinstance(name, str):
+        name = scoped_name(action.kind, action.resolved.params)
+        if name is not None:
             out.append((action, name))
     return out
 

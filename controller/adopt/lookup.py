@@ -50,6 +50,25 @@ NAME_PARAMS: dict[str, str] = {
 }
 """The desired param holding the physical name a create would claim, per kind."""
 
+SCOPES: dict[str, str] = {
+    "security_group": "vpc_id",
+    "ecs_service": "cluster",
+    "service_discovery_service": "namespace_id",
+    "scaling_policy": "target",
+}
+"""Kinds whose names are unique only inside a parent: a name says nothing while the
+parent is still to be created (its reference is not known yet)."""
+
+
+def scoped_name(kind: str, params: Mapping[str, Any]) -> str | None:
+    """The physical name `params` claim, or None when there is none yet to look for."""
+    scope = SCOPES.get(kind)
+    if scope is not None and not isinstance(params.get(scope), str):
+        return None
+    name = params.get(NAME_PARAMS.get(kind, ""))
+    return name if isinstance(name, str) else None
+
+
 Lookup = Callable[[KindContext, str, Mapping[str, Any]], Awaitable[Found | None]]
 
 
@@ -96,8 +115,8 @@ async def _security_group(ctx: KindContext, value: str, params: Mapping[str, Any
             filters.append({"Name": "vpc-id", "Values": [vpc]})
         out = await ec2.describe_security_groups(Filters=filters)
     groups = (out or {}).get("SecurityGroups", [])
-    if not groups:
-        return None
+    if len(groups) != 1:
+        return None  # none, or the same name in several VPCs: not one to adopt
     g = groups[0]
     return Found("", value, g["GroupId"], "", tag_map(g.get("Tags")), g)
 

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from controller.adopt.lookup import NAME_PARAMS, Found, lookup
+from controller.adopt.lookup import Found, lookup, scoped_name
 from controller.adopt.model import Adoption, AdoptionPlan
 from controller.adopt.tagging import NOT_TAGGABLE, OWNED_THROUGH
 from controller.adopt.visibility import invisible_reason
@@ -55,8 +55,8 @@ class ExplicitNames:
             return found, "spec.adopt"
         if not self.by_name:
             return None
-        name = params.get(NAME_PARAMS.get(action.kind, ""))
-        if not isinstance(name, str):
+        name = scoped_name(action.kind, params)
+        if name is None:
             return None
         found = await lookup(ctx, action.kind, name, params)
         return (found, "name") if found else None
