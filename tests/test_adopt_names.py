@@ -162,7 +162,7 @@ def test_adopt_by_names_tags_only_and_the_plan_then_finds_them(
     again = run_stackop("adopt", str(spec), "--match-names", "--auto-approve", endpoint=endpoint)
     assert again.returncode == 0 and "Nothing to adopt." in again.stdout, again.stdout
 
-    converge = run_stackop("apply", str(spec), endpoint=endpoint)
+    converge = run_stackop("apply", str(spec), "--no-lease", "--auto-approve", endpoint=endpoint)
     assert converge.returncode in (0, 2), converge.stdout + converge.stderr
     rds, ec2 = client("rds", endpoint), client("ec2", endpoint)
     dbs = rds.describe_db_instances()["DBInstances"]
@@ -229,7 +229,14 @@ def test_a_database_that_would_be_replaced_is_held_untagged_and_its_name_reporte
     assert plan.returncode == 2
     assert "! taken: db_instance/main shop-db (untagged, created " in plan.stdout
     log.unlink(missing_ok=True)
-    refused = run_stackop("apply", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
+    refused = run_stackop(
+        "apply",
+        str(spec),
+        "--no-lease",
+        "--auto-approve",
+        endpoint=endpoint,
+        env={"STACKOP_CALL_LOG": str(log)},
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "! taken: db_instance/main shop-db" in refused.stderr
     assert _writes(log) == []
@@ -272,7 +279,12 @@ def test_a_converged_plan_makes_no_collision_lookups(endpoint: str, tmp_path: Pa
     assert first.returncode == 2 and "! taken" not in first.stdout
     # creates are looked up: the security groups' names only once their VPC exists
     assert not [c for c in _calls(log) if c.get("kind") == "adopt"]
-    assert run_stackop("apply", str(spec), endpoint=endpoint).returncode == 0
+    assert (
+        run_stackop(
+            "apply", str(spec), "--no-lease", "--auto-approve", endpoint=endpoint
+        ).returncode
+        == 0
+    )
     log.unlink()
     clean = run_stackop("plan", str(spec), endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
     assert clean.returncode == 0, clean.stdout

@@ -215,7 +215,14 @@ def test_terraform_portal_is_adopted_in_place_and_kept_converged(
     assert "! taken: load_balancer/main cop-alb (untagged, created " in plan.stdout
     assert "! taken: ecs_cluster/main cop-cluster (untagged)" in plan.stdout
     log = tmp_path / "apply.calls.jsonl"
-    refused = run_stackop("apply", spec, endpoint=endpoint, env={"STACKOP_CALL_LOG": str(log)})
+    refused = run_stackop(
+        "apply",
+        spec,
+        "--no-lease",
+        "--auto-approve",
+        endpoint=endpoint,
+        env={"STACKOP_CALL_LOG": str(log)},
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "apply refuses to start" in refused.stderr
     assert _writes(log) == []
