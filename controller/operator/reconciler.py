@@ -69,6 +69,8 @@ class StackReconciler:
             metrics.RECONCILES.labels(state.name, "error").inc()
             state.last_error = f"{type(exc).__name__}: {exc}"
             state.reconciled_once = True
+            # what the last observation counted is no longer known: no stale in_sync series
+            metrics.clear_stack(state.name, (metrics.RESOURCES,))
             log.error("reconcile_failed", error=state.last_error)
             return None
         elapsed = time.monotonic() - started
