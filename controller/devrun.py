@@ -70,7 +70,10 @@ def _prometheus(metrics_port: int, procs: list[subprocess.Popen[bytes]]) -> str 
     port = _free_port(9090)
     config = RUN / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"
+        "global:\n"
+        "  scrape_interval: 5s\n"
+        "  evaluation_interval: 5s\n"
+        f"  external_labels: {{runbook_base: '{(ROOT / 'README.md').as_uri()}'}}\n"
         f"rule_files: ['{ROOT / 'dashboards' / 'alerts.yml'}']\n"
         "scrape_configs:\n"
         "  - job_name: stackop\n"

@@ -20,6 +20,7 @@ REQUIRED = {
     "StackopSpecInvalid",
     "StackopServiceBelowDesired",
     "StackopLeaseLost",
+    "StackopNoRecentSuccess",
 }
 needs_promtool = pytest.mark.skipif(
     promtool() is None, reason="promtool not installed (run .ci/install-prometheus.sh)"
@@ -37,6 +38,14 @@ def test_required_alerts_exist_with_severity_and_summary() -> None:
     for rule in found.values():
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"]
+
+
+def test_every_alert_links_its_readme_section() -> None:
+    """runbook_url: the README anchor of the alert's own heading (### AlertName), under
+    the runbook_base external label (where the deployment serves README.md)."""
+    for rule in rules():
+        url = rule["annotations"]["runbook_url"]
+        assert url == "{{ $externalLabels.runbook_base }}#" + rule["alert"].lower(), rule
 
 
 def test_alert_expressions_read_only_exported_metrics() -> None:

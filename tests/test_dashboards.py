@@ -90,6 +90,32 @@ def test_dashboard_has_the_panels_the_issue_asks_for() -> None:
     assert "stackop_spec_info" in annotation["expr"]
 
 
+FLAGS = ("stackop_spec_invalid", "stackop_stack_paused", "stackop_lease_held")
+
+
+def test_zero_one_values_are_shown_as_words() -> None:
+    """Every query of a 0/1 gauge has a value mapping for both values (by refId)."""
+    shown = 0
+    for panel in load()["panels"]:
+        overrides = panel.get("fieldConfig", {}).get("overrides", [])
+        for target in panel.get("targets", []):
+            if not any(flag in target["expr"] for flag in FLAGS):
+                continue
+            mapped = [
+                prop["value"]
+                for o in overrides
+                if o["matcher"] == {"id": "byFrameRefID", "options": target["refId"]}
+                for prop in o["properties"]
+                if prop["id"] == "mappings"
+            ]
+            assert mapped, (panel["title"], target["expr"])
+            options = mapped[0][0]["options"]
+            assert options["0"]["text"] and options["1"]["text"], options
+            assert options["0"]["text"] != options["1"]["text"]
+            shown += 1
+    assert shown >= len(FLAGS)
+
+
 def test_every_query_names_only_exported_metrics() -> None:
     exported = exported_series()
     assert "stackop_drifted_resources" in exported  # the registry is really loaded

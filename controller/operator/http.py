@@ -7,17 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 StatusFn = Callable[[str | None], dict[str, Any]]
 CheckFn = Callable[[], tuple[bool, str]]
 
 
 def make_app(status: StatusFn, healthy: CheckFn, ready: CheckFn) -> web.Application:
-    async def metrics_view(_: web.Request) -> web.Response:
-        body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
     def check(fn: CheckFn) -> Any:
         async def view(_: web.Request) -> web.Response:
             ok, reason = fn()
@@ -33,7 +30,7 @@ def make_app(status: StatusFn, healthy: CheckFn, ready: CheckFn) -> web.Applicat
         return web.json_response(doc, dumps=_dumps)
 
     app = web.Application()
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", make_aiohttp_handler(REGISTRY))
     app.router.add_get("/healthz", check(healthy))
     app.router.add_get("/readyz", check(ready))
     app.router.add_get("/status", status_view)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
 
 STATES = ("in_sync", "drifted", "missing", "pending", "failed")
@@ -85,15 +87,26 @@ PER_STACK_GAUGES = (
 )
 
 
+QUEUE_DEPTH = Gauge(
+    "stackop_workqueue_depth", "Stacks queued and waiting for a worker (backoffs excluded)."
+)
+IN_FLIGHT = Gauge("stackop_reconciles_in_flight", "Reconciles running now.")
+
+
+class QueueView(Protocol):
+    @property
+    def depth(self) -> int: ...
+    @property
+    def in_flight(self) -> set[str]: ...
+
+
+def track_queue(queue: QueueView) -> None:
+    """Read the work queue's depth and in-flight count at every scrape."""
+    QUEUE_DEPTH.set_function(lambda: queue.depth)
+    IN_FLIGHT.set_function(lambda: len(queue.in_flight))
+
+
 def clear_stack(stack: str, gauges: tuple[Gauge, ...] = PER_STACK_GAUGES) -> None:
     """Remove every gauge series of `stack` (before re-setting them, or when it goes away)."""
     for gauge in gauges:
-        for labels in list(_series(gauge)):
-            if labels and labels[0] == stack:
-                gauge.remove(*labels)
-
-
-def _series(gauge: Gauge) -> list[tuple[str, ...]]:
-    # prometheus_client keeps children keyed by label values; no public listing exists.
-    with gauge._lock:
-        return [tuple(labels) for labels in gauge._metrics]
+        gauge.remove_by_labels({"stack": stack})

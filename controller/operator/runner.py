@@ -65,6 +65,7 @@ class Operator:
         self.recovery_tried: set[str] = set()
         """Stacks whose last applied spec was looked for in the bucket's versions."""
         self.queue = WorkQueue(base_delay=1.0, max_delay=max(60.0, config.resync * 4))
+        metrics.track_queue(self.queue)
         self.source = SpecSource(
             clients, config.bucket, config.norm_prefix, self.on_spec, self.settle
         )

@@ -91,6 +91,11 @@ class WorkQueue:
     def in_flight(self) -> set[str]:
         return set(self._processing)
 
+    @property
+    def depth(self) -> int:
+        """Keys ready and waiting for a worker (not those waiting out a backoff)."""
+        return len(self._queued)
+
     def shut_down(self) -> None:
         self._closed = True
         for key in list(self._timers):
