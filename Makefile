@@ -19,7 +19,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check controller bootstrap tests bench
+	$(BIN)/ruff format --check controller bootstrap tests bench stackop_testing
 
 typecheck: install
 	$(BIN)/mypy

@@ -27,6 +27,11 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 os.environ.pop("AWS_PROFILE", None)
+# test-only support (STACKOP_FAULTS, STACKOP_CLOCK_SKEW_SECONDS) is not installed with
+# stackop: the processes a test starts find it in the checkout
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 def free_port() -> int:

@@ -1,5 +1,5 @@
 """Throttling and server errors: with 30 % of AWS calls throttled and 5 % answered with a
-500 (controller/aws/faults.py, enabled by STACKOP_FAULTS in the operator's environment),
+500 (stackop_testing/faults.py, enabled by STACKOP_FAULTS in the operator's environment),
 the full portal still converges from empty, nothing is duplicated, and the throttles show
 in stackop_aws_api_calls_total{outcome="throttled"}.
 

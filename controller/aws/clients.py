@@ -12,8 +12,8 @@ import aioboto3
 from aiobotocore.config import AioConfig
 
 from controller.aws.calls import CallRecorder, outcome_of
-from controller.aws.faults import FaultInjector, FaultPlan
 from controller.aws.tls import SharedTlsSession
+from controller.testhooks import fault_injector
 
 DEFAULT_REGION = "us-east-1"
 
@@ -45,8 +45,7 @@ class AwsClients:
             read_timeout=read_timeout,
             max_pool_connections=20,
         )
-        plan = FaultPlan.from_env()
-        self._faults = FaultInjector(plan) if plan is not None else None
+        self._faults = fault_injector()
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from controller.aws import AwsClients, classify
-from controller.aws.faults import xml_response
 from controller.engine import (
     ActionType,
     DesiredResource,
@@ -25,6 +24,7 @@ from controller.engine import (
     reconcile_stack,
 )
 from controller.kinds import all_kinds
+from stackop_testing.faults import xml_response
 from tests.aws import client
 from tests.kinds.drift import drift_and_correct
 from tests.kinds.test_data_edge_kinds import DESIRED, STACK, closure

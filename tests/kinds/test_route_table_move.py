@@ -12,9 +12,9 @@ import asyncio
 from typing import Any
 
 from controller.aws import AwsClients, classify
-from controller.aws.faults import error_response
 from controller.engine import DesiredResource, KindContext, PlanOptions, reconcile_stack
 from controller.kinds import all_kinds
+from stackop_testing.faults import error_response
 from tests.aws import client
 from tests.kinds.test_route_table import TABLE
 from tests.kinds.test_subnet import SUBNET
