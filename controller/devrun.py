@@ -5,7 +5,9 @@ pushes specs/portal.yaml with `stackop push`, runs the operator (`stackop run`) 
 when a `prometheus` binary is on PATH, a Prometheus scraping it with the alert rules
 loaded. Ctrl-C stops everything. Nothing here touches a real AWS account: the endpoint
 is always the local emulator. STACKOP_DEV_RUN_SECONDS=N stops after N seconds;
-STACKOP_DEV_RUN_DIR moves the logs and Prometheus data out of .run/.
+STACKOP_DEV_RUN_DIR moves the logs and Prometheus data out of .run/. On a terminal the
+operator's progress shows as short lines; its JSON log is in .run/operator.log (and the
+previous run's in .run/operator.previous.log).
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from controller.devprogress import relay
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "portal.yaml"
 RUN = Path(os.environ.get("STACKOP_DEV_RUN_DIR") or ROOT / ".run")
 BUCKET = "stackop-dev-specs"
 QUEUE = "stackop-spec-events"
+PROGRESS = "STACKOP_DEV_PROGRESS"
+"""Show the operator's progress lines even when stdout is not a terminal (tests)."""
 
 
 def _free_port(preferred: int | None = None) -> int:
@@ -180,6 +187,7 @@ def main() -> int:
     moto_env = {**env, "MOTO_ECS_SERVICE_RUNNING": str(_service_tasks(SPEC))}
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     procs: list[subprocess.Popen[bytes]] = []
+    relay_thread: threading.Thread | None = None
     print(f"starting the AWS emulator (moto server) on {endpoint}", flush=True)
     procs.append(
         subprocess.Popen(
@@ -199,9 +207,24 @@ def main() -> int:
         )
         _step([_tool("stackop"), "push", str(SPEC)], env)
         env["STACKOP_QUEUE_URL"] = _queue_url(endpoint)
-        print(f"\n$ stackop run   (JSON logs in {RUN / 'operator.log'})", flush=True)
-        log = open(RUN / "operator.log", "wb")  # noqa: SIM115  (owned by the process)
-        operator = subprocess.Popen([_tool("stackop"), "run"], env=env, cwd=ROOT, stdout=log)
+        log_path, previous = RUN / "operator.log", RUN / "operator.previous.log"
+        if log_path.exists():
+            log_path.replace(previous)  # the last run's log stays for a look after a restart
+        terminal = sys.stdout if sys.stdout.isatty() or os.environ.get(PROGRESS) else None
+        print(
+            f"\n$ stackop run   (JSON logs in {_shown(log_path)}"
+            + (f", the previous run's in {_shown(previous)})" if previous.exists() else ")"),
+            flush=True,
+        )
+        log = open(log_path, "wb")  # noqa: SIM115  (owned by the relay thread)
+        operator = subprocess.Popen(
+            [_tool("stackop"), "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE
+        )
+        assert operator.stdout is not None
+        relay_thread = threading.Thread(
+            target=relay, args=(operator.stdout, log, terminal), daemon=True
+        )
+        relay_thread.start()
         procs.append(operator)
         base = f"http://127.0.0.1:{metrics_port}"
         _wait(f"{base}/healthz")
@@ -238,6 +261,8 @@ def main() -> int:
                 proc.wait(35)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if relay_thread is not None:
+            relay_thread.join(5)  # the operator's last lines (shutdown) reach log and terminal
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def test_make_run_bootstraps_pushes_and_runs_the_operator(tmp_path: Path) -> Non
         "STACKOP_DEV_RUN_SECONDS": "120",
         "STACKOP_DEV_RUN_DIR": str(tmp_path),
         "STACKOP_PORT": str(port),
+        "STACKOP_DEV_PROGRESS": "1",  # the terminal lines, though stdout is a pipe here
     }
+    (tmp_path / "operator.log").write_text('{"event": "from the previous run"}\n')
     env.pop("STACKOP_CALL_LOG", None)  # bootstrap's calls are not the operator's
     proc = subprocess.Popen(
         [sys.executable, "-m", "controller.devrun"],
@@ -98,6 +100,12 @@ def test_make_run_bootstraps_pushes_and_runs_the_operator(tmp_path: Path) -> Non
     if shutil.which("prometheus"):
         assert "prometheus: http://127.0.0.1:" in out
         assert (tmp_path / "prometheus.yml").read_text().count(f"127.0.0.1:{port}") == 1
+    # progress as short human lines, the JSON only in the log; the last run's log is kept
+    assert "customer-order-portal-production: spec version " in out
+    assert "customer-order-portal-production: + vpc/" in out
+    assert "reconciled in " in out and "in sync (" in out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("{")]
+    assert "from the previous run" in (tmp_path / "operator.previous.log").read_text()
     events = [
         json.loads(line)
         for line in (tmp_path / "operator.log").read_text().splitlines()
