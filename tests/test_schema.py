@@ -161,3 +161,17 @@ def test_allow_replace_example_is_a_key_the_portal_has() -> None:
     assert examples, described
     keys = {d.key for d in render(load_spec_file(PORTAL).spec)}
     assert set(examples) <= keys, (examples, "not in the portal's resources")
+
+
+def test_every_field_is_described_for_editors() -> None:
+    """yaml-language-server shows a field's description as its help: every field has one."""
+    schema = json.loads(SCHEMA.read_text())
+    models = [("Stack", schema), *schema["$defs"].items()]
+    fields = [
+        (model, name, prop)
+        for model, body in models
+        for name, prop in body.get("properties", {}).items()
+    ]
+    assert len(fields) > 100
+    undescribed = [f"{model}.{name}" for model, name, prop in fields if not prop.get("description")]
+    assert undescribed == []
