@@ -7,14 +7,15 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, run_stackop
-from tests.operator_harness import PORTAL, make_bucket
+from tests.conftest import BIN, free_port, run_stackop
+from tests.operator_harness import PORTAL, make_bucket, wait_for
 
 BUCKET = "stackop-cli-errors"
 AWS_COMMANDS = {
@@ -134,3 +135,26 @@ def test_usage_errors_exit_2() -> None:
         proc = run_stackop(*args, timeout=60)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "usage: stackop" in proc.stderr and "Traceback" not in proc.stderr, args
+
+
+def test_run_starts_through_a_transient_error_of_its_first_listing(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """Only errors the user must fix stop `run` at start; a throttled or failing first
+    listing (every call answered 500 here) is retried by the operator like any other."""
+    make_bucket(endpoint, BUCKET)
+    port = free_port()
+    env = {**os.environ, "STACKOP_FAULTS": "error=1.0"}
+    with open(tmp_path / "op.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "stackop"), "--endpoint-url", endpoint, "--bucket", BUCKET,
+             "run", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_for(lambda: urllib.request.urlopen(url, timeout=1).read(), 30, url)
+        assert proc.poll() is None
+    finally:
+        proc.kill()  # a clean stop would retry its lease release against the failing calls
+        proc.wait(30)

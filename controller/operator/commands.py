@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.cliopts import env, env_option, port, seconds
+from controller.cliopts import DEFAULT_REGION, env, env_option, port, seconds
 from controller.spec import SpecError, load_spec_file
-from controller.usererrors import UsageError, UserError, listen_error
+from controller.usererrors import Target, UsageError, UserError, explain, listen_error
 
 CLI_CLIENT_SETTINGS: dict[str, Any] = {"max_attempts": 2, "connect_timeout": 3.0}
 """One-shot commands fail within seconds when the endpoint is down, not after ~33 s."""
@@ -125,7 +125,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         scaling_interval=args.scaling_interval,
     )
     check_listen(config.host, config.port)
-    asyncio.run(check_bucket(args, bucket, config.norm_prefix))
+    try:
+        asyncio.run(check_bucket(args, bucket, config.norm_prefix))
+    except Exception as exc:
+        target = Target(args.endpoint_url, args.region or DEFAULT_REGION, bucket)
+        if explain(exc, target) is not None:
+            raise  # the user's to fix: main says so in one line
+        # throttled or a 5xx: transient, the operator retries it like any other call
     try:
         return run_operator(config)
     except OSError as exc:  # the port was taken between the check and the bind
