@@ -103,7 +103,10 @@ def config_from(args: argparse.Namespace) -> BootstrapConfig:
 
 async def bootstrap(cfg: BootstrapConfig, files: list[Path]) -> int:
     """Every step in order; returns the number of write calls made (or that would be)."""
-    async with AwsClients(cfg.region, cfg.endpoint_url) as clients:
+    # a one-shot command: an unreachable endpoint fails in seconds, not after ~30 s of retries
+    async with AwsClients(
+        cfg.region, cfg.endpoint_url, max_attempts=3, connect_timeout=3.0
+    ) as clients:
         ch = Changes(clients, dry_run=cfg.dry_run)
         identity = await ch.read("sts", "get_caller_identity")
         site = Site(cfg, ch, account=identity["Account"], partition=partition_of(cfg.region))
@@ -165,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        print(f"stack-bootstrap: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from controller.usererrors import Target, explain
+
+        known = explain(exc, Target(cfg.endpoint_url, cfg.region, cfg.bucket))
+        print(f"stack-bootstrap: error: {known or f'{type(exc).__name__}: {exc}'}", file=sys.stderr)
         return 1
     return 0
 

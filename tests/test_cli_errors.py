@@ -158,3 +158,16 @@ def test_run_starts_through_a_transient_error_of_its_first_listing(
     finally:
         proc.kill()  # a clean stop would retry its lease release against the failing calls
         proc.wait(30)
+
+
+def test_bootstrap_says_the_same_in_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "stack-bootstrap"), "--bucket", BUCKET, "--endpoint-url", closed,
+         "--specs-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert f"stack-bootstrap: error: cannot reach {closed}" in one_line(proc)
+    assert time.monotonic() - started < 20
