@@ -4,9 +4,10 @@ the container definition really changed.
 Observe lists the ACTIVE revisions (one call per page, the ARNs carry family and
 revision), and describes only each family's latest revision. A revision's definition is
 immutable, so it is described once per process (with its tags); its tags are not, so
-every later observe reads them again with ListTagsForResource, one call per family's
-latest revision: a steady-state observe is one list call plus one per service. Old
-revisions beyond `revisions_to_keep` are deregistered after each registration.
+every later observe takes them from the stack's tagging-API read (see stack_tags; one
+call per 100 resources, shared with other kinds), and only a revision that read does not
+return is asked with ListTagsForResource. Old revisions beyond `revisions_to_keep` are
+deregistered after each registration.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.kinds.stack_tags import GET_RESOURCES, stack_tags
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -124,6 +126,7 @@ class TaskDefinition(Kind):
         "ecs:ListTaskDefinitions",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTagsForResource",
+        GET_RESOURCES,
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "ecs:TagResource",
@@ -164,11 +167,15 @@ class TaskDefinition(Kind):
             self._described[arn] = cached
         return cached
 
-    async def _latest(self, ctx: KindContext, arn: str) -> dict[str, Any]:
+    async def _latest(
+        self, ctx: KindContext, arn: str, indexed: Mapping[str, dict[str, str]]
+    ) -> dict[str, Any]:
         """A family's latest revision: the definition as described once, the tags as now."""
         cached = self._described.get(arn)
         if cached is None:
             return await self._describe(ctx, arn)
+        if arn in indexed:
+            return {**cached, "tags": tag_list(indexed[arn], "key", "value")}
         ecs = await ctx.client("ecs")
         resp = await ignore_not_found(ecs.list_tags_for_resource(resourceArn=arn))
         if resp is None:  # deregistered since the list: keep what we knew
@@ -216,7 +223,11 @@ class TaskDefinition(Kind):
         active = {
             f: arns for f, arns in (await self._active(ctx, only)).items() if only in (None, f)
         }
-        latest = await asyncio.gather(*(self._latest(ctx, arns[-1]) for arns in active.values()))
+        known = any(arns[-1] in self._described for arns in active.values())
+        indexed = await stack_tags(ctx) if known else {}
+        latest = await asyncio.gather(
+            *(self._latest(ctx, arns[-1], indexed) for arns in active.values())
+        )
         found: dict[str, Observed] = {}
         for arns, td in zip(active.values(), latest, strict=True):
             logical_id = ctx.owns(tag_map(td.get("tags"), "key", "value"))
