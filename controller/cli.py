@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from controller.spec import LoadedSpec, SpecError, load_spec_file
 
@@ -201,8 +201,24 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan 
         return await Applier(runner, loaded, lease, settings).run()
 
 
+def _exit_now(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown (finalising every module and
+    object of a plan's imports: about a quarter of a second). Safe after a plan: its AWS
+    clients are closed, a saved plan and the call log are written and closed, and the
+    output is flushed here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "plan" and argv is None:  # the process's own command line
+        _exit_now(_main(args))
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return cmd_validate(args.files)
     if args.command == "schema":

@@ -19,11 +19,12 @@ from controller.aws import AwsClients
 from controller.engine import KindContext
 from controller.engine.resource import STACK_TAG
 from controller.kinds.stack_tags import CLIENT, RESOURCE_TYPES, stack_tags
+from controller.kinds.task_definition import DEFINITION_TAG
 from controller.spec import load_spec_file
 from controller.stack import StackRunner
 from tests.aws import client
 from tests.conftest import run_stackop
-from tests.test_compute import SERVICES, SPEC, STACK, apply
+from tests.test_compute import SERVICES, SPEC, STACK, apply, changes, plan_json
 
 MOTO_HAS_NO_TAGGING_API_FOR = ("ecr", "servicediscovery")
 
@@ -53,6 +54,8 @@ def test_fresh_plan_reads_tags_by_the_page(endpoint: str, tmp_path: Path) -> Non
     for op in ("logs:ListTagsForResource", "ecs:ListTagsForResource"):
         assert op not in reads, reads
     assert "cloudwatch:ListTagsForResource" not in reads, reads
+    # A revision we registered is not described again: its definition tag vouches for it.
+    assert "ecs:DescribeTaskDefinition" not in calls, calls
     # moto 5.2.5's GetResources returns no ECR repository and no Cloud Map resource:
     # those kinds fall back to one read per repository / namespace and service.
     assert reads == {
@@ -135,3 +138,30 @@ def test_get_resources_request_filters_by_stack_and_types(endpoint: str) -> None
     # DESIGN.md: the tagging API misses Elastic IPs, listeners, rules, DB subnet groups.
     assert not {"ec2", "elasticloadbalancing", "rds"} & services
     assert set(MOTO_HAS_NO_TAGGING_API_FOR) <= services
+
+
+def test_fresh_plan_describes_a_revision_registered_by_hand(endpoint: str) -> None:
+    """Someone registers a revision with our tags copied (definition tag included) and
+    another CPU: its tag names the revision before it, so a fresh plan describes it and
+    shows the drift."""
+    apply(endpoint)
+    ecs = client("ecs", endpoint)
+    arn = ecs.describe_services(cluster=STACK, services=["order"])["services"][0]["taskDefinition"]
+    resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    td = resp["taskDefinition"]
+    assert any(t["key"] == DEFINITION_TAG for t in resp["tags"])
+    ecs.register_task_definition(
+        family=td["family"],
+        taskRoleArn=td["taskRoleArn"],
+        executionRoleArn=td["executionRoleArn"],
+        networkMode=td["networkMode"],
+        requiresCompatibilities=td["requiresCompatibilities"],
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=td["containerDefinitions"],
+        tags=resp["tags"],
+    )
+    code, plan = plan_json(endpoint)
+    assert code == 2
+    order = changes(plan)["task_definition/order"]
+    assert {"field": "cpu", "old": "1024", "new": td["cpu"]} in order, order
