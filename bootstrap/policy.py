@@ -85,6 +85,7 @@ def operator_actions(events: bool) -> tuple[str, ...]:
     base = (
         "s3:ListBucket",
         "s3:GetObject",
+        "s3:GetObjectVersion",  # the last applied spec, read back by VersionId
         "s3:PutObject",
         "s3:DeleteObject",
         "cloudwatch:GetMetricData",
@@ -111,7 +112,7 @@ def _operator_statements(t: Target) -> list[Statement]:
     prefix = t.prefix.strip("/") + "/" if t.prefix.strip("/") else ""
     out = [
         _stmt("ListSpecBucket", ["s3:ListBucket"], t.s3()),
-        _stmt("ReadSpecs", ["s3:GetObject"], [t.s3(f"{prefix}*")]),
+        _stmt("ReadSpecs", ["s3:GetObject", "s3:GetObjectVersion"], [t.s3(f"{prefix}*")]),
         _stmt(
             "StatusAndLeases",
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],

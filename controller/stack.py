@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controller.aws import AwsClients, classify
@@ -51,8 +51,14 @@ class StackRunner:
         return await plan_stack(self.kinds, self.context(loaded), desired, plan_options(loaded))
 
     async def reconcile(
-        self, loaded: LoadedSpec, *, write: bool = True, on_event: EventHook | None = None
+        self,
+        loaded: LoadedSpec,
+        *,
+        write: bool = True,
+        on_event: EventHook | None = None,
+        known: Iterable[str] = (),
     ) -> ReconcileResult:
+        """`known`: keys seen observed before (evidence that an absent resource vanished)."""
         return await reconcile_stack(
             self.kinds,
             self.context(loaded),
@@ -62,4 +68,5 @@ class StackRunner:
             concurrency=self.concurrency,
             on_event=on_event,
             classify=classify,
+            known=known,
         )

@@ -104,6 +104,8 @@ class Operator:
         self.call_log = workdir / f"{name}.calls.jsonl"
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_env: dict[str, str] = {}
+        """Set before start(): more environment (e.g. STACKOP_CLOCK_SKEW_SECONDS)."""
 
     def start(self, resync: float = 2, poll: float = 1, lease: float = 5) -> Operator:
         env = {
@@ -117,6 +119,7 @@ class Operator:
             "STACKOP_LEASE_SECONDS": str(lease),
             "STACKOP_SCALING_INTERVAL": "2",
             "STACKOP_CALL_LOG": str(self.call_log),
+            **self.extra_env,
         }
         with open(self.log_path, "ab") as out, open(self.err_path, "ab") as err:
             self.proc = subprocess.Popen(
@@ -235,3 +238,22 @@ def open_port_out_of_band(endpoint: str, stack: str, role: str, port: int, cidr:
 
 def has_ingress_port(group: dict[str, Any], port: int) -> bool:
     return any(p.get("FromPort") == port for p in group.get("IpPermissions", []))
+
+
+def holds_lease(op: Operator, stack: str) -> bool:
+    """`stackop_lease_held` of `stack` on `op` is 1."""
+    return value(op.metrics(), "stackop_lease_held", stack=stack) == 1
+
+
+def read_object(endpoint: str, bucket: str, key: str) -> Any:
+    """An object's JSON body, read with awscli (None when it does not exist)."""
+    listed = aws(endpoint, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", key)
+    if not any(o["Key"] == key for o in (listed or {}).get("Contents", [])):
+        return None
+    return aws(endpoint, "s3", "cp", f"s3://{bucket}/{key}", "-")
+
+
+def paused_small(spec: dict[str, Any]) -> None:
+    """Edit for a stack that costs almost nothing to reconcile: network only, paused."""
+    network_only(spec)
+    spec["paused"] = True

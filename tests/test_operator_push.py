@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import run_stackop
+from tests.identity_harness import tiny
 from tests.operator_harness import (
     PORTAL,
     Operator,
@@ -101,3 +103,52 @@ def test_s3_event_via_sqs_starts_the_reconcile_without_waiting_for_the_poll(
         )
     finally:
         op.kill()
+
+
+def _keys(endpoint: str) -> list[str]:
+    listed = aws(endpoint, "s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", "specs/")
+    return sorted(o["Key"] for o in (listed or {}).get("Contents", []))
+
+
+def test_push_refuses_a_second_object_for_a_stack_unless_replace_key(
+    endpoint: str, tmp_path: Path
+) -> None:
+    make_bucket(endpoint, BUCKET)
+    first, second, other = tmp_path / "first.yaml", tmp_path / "second.yaml", tmp_path / "o.yaml"
+    first.write_text(tiny("idp-shop", owner="first"))
+    second.write_text(tiny("idp-shop", owner="second"))
+    other.write_text(tiny("idp-other"))
+
+    def push(*args: str) -> Any:
+        return run_stackop("--bucket", BUCKET, "push", *args, endpoint=endpoint, timeout=60)
+
+    assert push(str(first)).returncode == 0
+    assert push(str(first)).returncode == 0, "pushing the same key again is an update"
+    assert push(str(other)).returncode == 0, "another stack under another key is fine"
+
+    refused = push(str(second))
+    assert refused.returncode == 1
+    assert "stack idp-shop is already defined by s3://stackop-specs/specs/first.yaml" in (
+        refused.stderr
+    )
+    assert "--replace-key" in refused.stderr
+    assert _keys(endpoint) == ["specs/first.yaml", "specs/o.yaml"], "nothing uploaded"
+
+    replaced = push(str(second), "--replace-key")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "deleted s3://stackop-specs/specs/first.yaml" in replaced.stdout
+    assert _keys(endpoint) == ["specs/o.yaml", "specs/second.yaml"]
+    stored = aws(endpoint, "s3", "cp", f"s3://{BUCKET}/specs/second.yaml", "-")
+    assert stored == second.read_text()
+
+    # an invalid object keeps the stack it managed: its status document names the key
+    aws(endpoint, "s3", "cp", str(other), f"s3://{BUCKET}/specs/broken.yaml")
+    garbage = tmp_path / "broken.yaml"
+    garbage.write_text("spec: [unclosed\n")
+    aws(endpoint, "s3", "cp", str(garbage), f"s3://{BUCKET}/specs/broken.yaml")
+    doc = tmp_path / "status.json"
+    doc.write_text(json.dumps({"stack": "idp-other", "specKey": "specs/broken.yaml"}))
+    aws(endpoint, "s3", "cp", str(doc), f"s3://{BUCKET}/status/idp-other.json")
+    aws(endpoint, "s3", "rm", f"s3://{BUCKET}/specs/o.yaml")
+    refused = push(str(other))
+    assert refused.returncode == 1 and "specs/broken.yaml" in refused.stderr, refused.stderr

@@ -8,7 +8,7 @@ from controller.engine.executor import (
     Executor,
     Outcome,
 )
-from controller.engine.kind import Delta, FieldChange, Kind, KindContext, Resolved
+from controller.engine.kind import CreatePlan, Delta, FieldChange, Kind, KindContext, Resolved
 from controller.engine.observe import shared_read
 from controller.engine.plan import Action, ActionType, Plan
 from controller.engine.planner import PlanOptions, default_max_deletions, make_plan
@@ -20,6 +20,7 @@ __all__ = [
     "Action",
     "ActionReport",
     "ActionType",
+    "CreatePlan",
     "Delta",
     "DesiredResource",
     "EngineError",

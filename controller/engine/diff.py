@@ -21,18 +21,29 @@ def _normalised(kind: Kind, path: str, value: Any) -> Any:
     return value
 
 
+def _compare_items(
+    kind: Kind, path: str, want: Mapping[str, Any], have: Mapping[str, Any], out: list[FieldChange]
+) -> None:
+    for key in sorted(set(want) | set(have)):
+        sub = f"{path}.{key}"
+        if sub in kind.ignore_fields:
+            continue
+        _compare(kind, sub, want.get(key), have.get(key), out)
+
+
 def _compare(kind: Kind, path: str, want: Any, have: Any, out: list[FieldChange]) -> None:
+    if contains_unknown(want):
+        # Never handed to a kind's normalise hook (kinds may serialise what they normalise):
+        # a value only known after apply is a change wherever it sits.
+        if isinstance(want, Mapping) and isinstance(have, Mapping):
+            _compare_items(kind, path, want, have, out)
+        else:
+            out.append(FieldChange(path, have, UNKNOWN))
+        return
     want = _normalised(kind, path, want)
     have = _normalised(kind, path, have)
     if isinstance(want, Mapping) and isinstance(have, Mapping):
-        for key in sorted(set(want) | set(have)):
-            sub = f"{path}.{key}"
-            if sub in kind.ignore_fields:
-                continue
-            _compare(kind, sub, want.get(key), have.get(key), out)
-        return
-    if contains_unknown(want):
-        out.append(FieldChange(path, have, UNKNOWN))
+        _compare_items(kind, path, want, have, out)
         return
     if _canonical(want) != _canonical(have):
         out.append(FieldChange(path, have, want))

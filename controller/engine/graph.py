@@ -29,6 +29,23 @@ def check_acyclic(desired: Iterable[DesiredResource]) -> None:
             visit(key, [key])
 
 
+def topological(desired: Iterable[DesiredResource]) -> list[DesiredResource]:
+    """Desired resources, each after the ones it depends on (ties by key)."""
+    by_key = {d.key: d for d in desired}
+    placed: dict[str, DesiredResource] = {}
+
+    def visit(key: str, trail: frozenset[str]) -> None:
+        if key in placed or key in trail or key not in by_key:
+            return
+        for dep in sorted(by_key[key].dependencies()):
+            visit(dep, trail | {key})
+        placed[key] = by_key[key]
+
+    for key in sorted(by_key):
+        visit(key, frozenset())
+    return list(placed.values())
+
+
 def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list[list[str]]:
     """Kinds grouped so each group only references kinds of earlier groups."""
     needs: dict[str, set[str]] = {k: set() for k in kinds}

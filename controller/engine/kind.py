@@ -56,10 +56,23 @@ class Resolved:
     kind: str
     logical_id: str
     params: Mapping[str, Any]
+    create_with: Mapping[str, Any] = field(default_factory=dict)
+    """What the kind's `prepare_create` chose for a create (e.g. a snapshot to restore)."""
 
     @property
     def key(self) -> str:
         return resource_key(self.kind, self.logical_id)
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """How a kind would create an absent resource, decided before planning."""
+
+    note: str = ""
+    held: str = ""
+    """Non-empty: creating it now would do harm (e.g. an empty database where one was)."""
+    create_with: Mapping[str, Any] = field(default_factory=dict)
+    """Handed to `create` as `Resolved.create_with`."""
 
 
 @dataclass
@@ -125,6 +138,10 @@ class Kind(ABC):
     unordered_fields: ClassVar[frozenset[str]] = frozenset()
     protects_data: ClassVar[bool] = False
     """Replacement or deletion loses data: never silent, needs explicit allowance."""
+    binds_referrers: ClassVar[bool] = True
+    """What references it is attached to it (it cannot go while they use it), so replacing
+    it replaces them too. False for kinds others only name (an ARN, an endpoint): those
+    referrers are updated in place once the replacement exists."""
 
     @abstractmethod
     async def observe(
@@ -141,6 +158,14 @@ class Kind(ABC):
 
     @abstractmethod
     async def delete(self, ctx: KindContext, observed: Observed) -> None: ...
+
+    async def prepare_create(
+        self, ctx: KindContext, desired: Resolved, existed: bool
+    ) -> CreatePlan:
+        """Called only for a desired resource that is absent, before the plan is made: it
+        may read the cloud (a resource that exists never pays for it). `existed` is True
+        when the stack has evidence the resource existed before (it vanished)."""
+        return CreatePlan()
 
     def is_ready(self, observed: Observed) -> bool:
         return observed.ready

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,6 +37,8 @@ class Action:
     held: str = ""
     """Non-empty: the reason this action will not be carried out."""
     replace_paths: tuple[str, ...] = ()
+    create_with: Mapping[str, Any] = field(default_factory=dict)
+    """For a create or replacement: the kind's `prepare_create` choice (see CreatePlan)."""
 
     @property
     def key(self) -> str:

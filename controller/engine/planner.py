@@ -1,4 +1,13 @@
-"""Desired + observed -> Plan. Pure: no AWS calls."""
+"""Desired + observed -> Plan. Pure: no AWS calls.
+
+Desired resources are planned in dependency order, so each sees what its references
+will be: a resource being created or replaced has no outputs yet (known after apply).
+Replacing a resource replaces every dependant bound to it (deleted before it, created
+after it): a Ref that waits for a kind that binds its referrers (Kind.binds_referrers),
+unlike the mere mention of an ARN or a name, which is updated in place after the new
+one exists. If that cascade reaches a resource holding data, the whole of it is held.
+An action whose outcome a held action decides is held too: nothing changes around it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controller.engine.diff import diff, forces_replacement
-from controller.engine.graph import observed_referrers
-from controller.engine.kind import Kind, Resolved
+from controller.engine.graph import observed_referrers, topological
+from controller.engine.kind import CreatePlan, Kind, Resolved
 from controller.engine.plan import Action, ActionType, Plan
 from controller.engine.resource import DesiredResource, Observed, resolve
 
@@ -56,11 +65,122 @@ def _desired_action(
         replace_paths=tuple(replace),
     )
     if kind.protects_data and d.key not in options.allow_replace:
-        action.held = (
-            f"replacing {d.key} would lose its data; add {d.key!r} to "
-            "spec.safety.allowReplace to allow it"
-        )
+        action.held = _data_loss(d.key)
     return action
+
+
+def _data_loss(key: str) -> str:
+    return (
+        f"replacing {key} would lose its data; add {key!r} to spec.safety.allowReplace to allow it"
+    )
+
+
+def _apply_creation(action: Action, creation: CreatePlan | None, options: PlanOptions) -> None:
+    if creation is None:
+        return
+    action.note = creation.note
+    action.create_with = creation.create_with
+    if creation.held and action.key in options.allow_replace:
+        action.note = f"created empty: allowed by spec.safety.allowReplace ({creation.held})"
+    else:
+        action.held = creation.held
+
+
+def _replaced_bindings(
+    d: DesiredResource, actions: Mapping[str, Action], kinds: Mapping[str, Kind]
+) -> list[str]:
+    """Keys of resources being replaced that `d` is bound to: a Ref that waits for them,
+    to a kind that binds its referrers (not the mere mention of an ARN or a name)."""
+    keys = set()
+    for ref in d.refs():
+        action = actions.get(ref.key)
+        if action is None or action.type is not ActionType.REPLACE or action.held:
+            continue
+        if ref.wait_ready and kinds[ref.kind].binds_referrers:
+            keys.add(ref.key)
+    return sorted(keys)
+
+
+def _held_dependency(d: DesiredResource, actions: Mapping[str, Action]) -> str:
+    for dep in sorted(d.dependencies()):
+        action = actions.get(dep)
+        if action is not None and action.held:
+            return f"depends on held {dep}"
+    return ""
+
+
+@dataclass
+class _Pass:
+    actions: dict[str, Action] = field(default_factory=dict)
+    causes: dict[str, list[str]] = field(default_factory=dict)
+    """Replaced key -> the replacements that force it."""
+    losing_data: list[str] = field(default_factory=list)
+    """Keys of data-holding resources the cascade would replace without allowance."""
+
+
+def _plan_desired(
+    order: Sequence[DesiredResource],
+    observed: Mapping[str, Observed],
+    kinds: Mapping[str, Kind],
+    options: PlanOptions,
+    creations: Mapping[str, CreatePlan],
+    held_roots: Mapping[str, str],
+) -> _Pass:
+    outputs = {key: obs.outputs for key, obs in observed.items()}
+    out = _Pass()
+    for d in order:
+        kind = kinds[d.kind]
+        action = _desired_action(d, kind, observed.get(d.key), outputs, options)
+        if action.type is ActionType.CREATE:
+            _apply_creation(action, creations.get(d.key), options)
+        bound = _replaced_bindings(d, out.actions, kinds) if action.observed is not None else []
+        if bound:
+            out.causes[d.key] = bound
+            if action.type is not ActionType.REPLACE:
+                action.type = ActionType.REPLACE
+                action.note = f"replaced with {', '.join(bound)}, which it is bound to"
+            if kind.protects_data and d.key not in options.allow_replace:
+                out.losing_data.append(d.key)
+        if action.type is ActionType.REPLACE and d.key in held_roots:
+            action.held = held_roots[d.key]
+        if action.is_write and not action.held:
+            action.held = _held_dependency(d, out.actions)
+        if action.type is ActionType.REPLACE and not action.held:
+            outputs = {k: v for k, v in outputs.items() if k != d.key}
+        out.actions[d.key] = action
+    return out
+
+
+def _cascades_losing_data(planned: _Pass) -> dict[str, str]:
+    """Root replacement -> why it is held, for every cascade that reaches data."""
+    group: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while group.get(key, key) != key:
+            key = group[key]
+        return key
+
+    for key, causes in planned.causes.items():
+        for cause in causes:
+            group[find(key)] = find(cause)
+    members: dict[str, list[str]] = {}
+    for key, action in planned.actions.items():  # held ones too: a held database counts
+        if action.type is ActionType.REPLACE:
+            members.setdefault(find(key), []).append(key)
+    held: dict[str, str] = {}
+    for keys in members.values():
+        losing = sorted(k for k in keys if k in planned.losing_data)
+        if not losing:
+            continue
+        roots = sorted(k for k in keys if k not in planned.causes)
+        for root in roots:
+            others = sorted(k for k in keys if k != root)
+            held[root] = (
+                f"replacing {root} would also replace the {len(others)} resources bound to "
+                f"it: {', '.join(others)}; {', '.join(losing)} would lose its data. Add "
+                f"{losing[0]!r} to spec.safety.allowReplace to allow it"
+            )
+    return held
 
 
 def _removal_action(key: str, kind: Kind, observed: Observed) -> Action:
@@ -82,12 +202,18 @@ def make_plan(
     observed: Mapping[str, Observed],
     kinds: Mapping[str, Kind],
     options: PlanOptions,
+    creations: Mapping[str, CreatePlan] | None = None,
 ) -> Plan:
-    outputs = {key: obs.outputs for key, obs in observed.items()}
-    actions = [
-        _desired_action(d, kinds[d.kind], observed.get(d.key), outputs, options)
-        for d in sorted(desired, key=lambda d: d.key)
-    ]
+    """`creations`: what each kind's `prepare_create` said about an absent resource."""
+    order = topological(desired)
+    held_roots: dict[str, str] = {}
+    while True:  # each round holds more cascade roots; the live outputs of held ones stand
+        planned = _plan_desired(order, observed, kinds, options, creations or {}, held_roots)
+        more = {k: v for k, v in _cascades_losing_data(planned).items() if k not in held_roots}
+        if not more:
+            break
+        held_roots.update(more)
+    actions = sorted(planned.actions.values(), key=lambda a: a.key)
     wanted = {d.key for d in desired}
     actions += [
         _removal_action(key, kinds[key.split("/", 1)[0]], obs)
@@ -97,7 +223,31 @@ def make_plan(
     plan = Plan(stack, spec_version, actions, dict(observed))
     _keep_what_retained_needs(plan)
     _guard_mass_deletion(plan, options)
+    _propagate_holds(plan, order)
     return plan
+
+
+def _propagate_holds(plan: Plan, order: Sequence[DesiredResource]) -> None:
+    """Hold what depends on a held action, and what a held delete or replacement still uses."""
+    actions = plan.by_key()
+    referrers = observed_referrers(plan.observed)
+    changed = True
+    while changed:
+        changed = False
+        for d in order:
+            action = actions[d.key]
+            if action.is_write and not action.held:
+                action.held = _held_dependency(d, actions)
+                changed |= bool(action.held)
+        for action in plan.actions:
+            if action.type not in LOSES_LIVE or action.held:
+                continue
+            for other in sorted(referrers.get(action.key, ())):
+                user = actions.get(other)
+                if user is not None and user.held and user.type in LOSES_LIVE:
+                    action.held = f"still used by held {other}"
+                    changed = True
+                    break
 
 
 def _keep_what_retained_needs(plan: Plan) -> None:
@@ -128,18 +278,23 @@ def _keep_what_retained_needs(plan: Plan) -> None:
             action.held = ""
 
 
+LOSES_LIVE = (ActionType.DELETE, ActionType.REPLACE)
+"""Actions that delete the live resource."""
+
+
 def _guard_mass_deletion(plan: Plan, options: PlanOptions) -> None:
+    """Replacements count: each deletes a live resource before creating its successor."""
     if not options.guard_deletions:
         return
     limit = options.max_deletions
     if limit is None:
         limit = default_max_deletions(len(plan.observed))
-    deletes = [a for a in plan.actions if a.type is ActionType.DELETE and not a.held]
+    deletes = [a for a in plan.actions if a.type in LOSES_LIVE and not a.held]
     if len(deletes) <= limit:
         return
     reason = (
-        f"mass-deletion guard: this plan deletes {len(deletes)} resources, more than the "
-        f"limit of {limit}; raise spec.safety.maxDeletions to allow it"
+        f"mass-deletion guard: this plan deletes or replaces {len(deletes)} resources, more "
+        f"than the limit of {limit}; raise spec.safety.maxDeletions to allow it"
     )
     for action in deletes:
         action.held = reason

@@ -17,6 +17,7 @@ from typing import Any
 
 from controller.aws.errors import error_code
 from controller.engine import (
+    CreatePlan,
     Delta,
     Kind,
     KindContext,
@@ -94,7 +95,9 @@ class DbInstance(Kind):
     service = "rds"
     iam_actions = (
         "rds:DescribeDBInstances",
+        "rds:DescribeDBSnapshots",
         "rds:CreateDBInstance",
+        "rds:RestoreDBInstanceFromDBSnapshot",
         "rds:ModifyDBInstance",
         "rds:AddTagsToResource",
         "rds:DeleteDBInstance",
@@ -109,6 +112,7 @@ class DbInstance(Kind):
     unordered_fields = frozenset({"security_group_ids"})
     ignore_fields = frozenset({"allow_major_version_upgrade"})  # a permission, not a field
     protects_data = True
+    binds_referrers = False  # referrers only name it
 
     def check_update(self, desired: Resolved, observed: Observed, delta: Delta) -> str | None:
         if not delta.changed("engine_version"):
@@ -190,6 +194,7 @@ class DbInstance(Kind):
                 # A string: it is used in environment variables and URLs.
                 "port": str(endpoint.get("Port") or db.get("DbInstancePort") or ""),
                 "secret_arn": secret.get("SecretArn", ""),
+                "db_name": db.get("DBName") or "",
             },
             ready=status in SERVING,
             status=status,
@@ -207,10 +212,80 @@ class DbInstance(Kind):
         }
         return desired_tags(ctx, self.name, desired.logical_id, p, extra)
 
+    # -- a database that is absent: restore it, never recreate it empty -------------
+
+    async def _newest_snapshot(self, ctx: KindContext, desired: Resolved) -> dict[str, Any] | None:
+        """The newest available snapshot of this database's identifier that carries our
+        ownership tags (CopyTagsToSnapshot puts them on every snapshot of it)."""
+        rds = await ctx.client("rds")
+        newest: dict[str, Any] | None = None
+        async for page in rds.get_paginator("describe_db_snapshots").paginate(
+            DBInstanceIdentifier=desired.params["identifier"]
+        ):
+            for snap in page.get("DBSnapshots", []):
+                if snap.get("Status") != "available":
+                    continue
+                if ctx.owns(tag_map(snap.get("TagList"))) != desired.logical_id:
+                    continue
+                if newest is None or str(snap.get("SnapshotCreateTime", "")) > str(
+                    newest.get("SnapshotCreateTime", "")
+                ):
+                    newest = snap
+        return newest
+
+    async def prepare_create(
+        self, ctx: KindContext, desired: Resolved, existed: bool
+    ) -> CreatePlan:
+        snapshot = await self._newest_snapshot(ctx, desired)
+        if snapshot is not None:
+            name = snapshot["DBSnapshotIdentifier"]
+            return CreatePlan(
+                note=(
+                    f"restore from snapshot {name} (taken {snapshot.get('SnapshotCreateTime')}), "
+                    f"the newest of {desired.params['identifier']}"
+                ),
+                create_with={"snapshot": name},
+            )
+        if existed:
+            key = desired.key
+            return CreatePlan(
+                held=(
+                    f"{key} ({desired.params['identifier']}) existed and is gone with no "
+                    "snapshot; creating it would make an empty database: restore it by hand "
+                    f"or add {key!r} to spec.safety.allowReplace to create an empty one"
+                )
+            )
+        return CreatePlan()
+
+    async def _restore(self, ctx: KindContext, desired: Resolved, snapshot: str) -> dict[str, Any]:
+        """The database back from `snapshot`; what a restore cannot set (storage limits,
+        backup retention, engine version) is corrected by the next update."""
+        rds = await ctx.client("rds")
+        p = desired.params
+        resp = await rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier=p["identifier"],
+            DBSnapshotIdentifier=snapshot,
+            DBInstanceClass=p["instance_class"],
+            MultiAZ=p["multi_az"],
+            Port=p["port"],
+            DBSubnetGroupName=p["subnet_group_name"],
+            VpcSecurityGroupIds=list(p["security_group_ids"]),
+            DeletionProtection=p["deletion_protection"],
+            ManageMasterUserPassword=True,
+            PubliclyAccessible=False,
+            CopyTagsToSnapshot=True,
+            Tags=tag_list(self._tags(ctx, desired)),
+        )
+        return dict(resp["DBInstance"])
+
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         existing = (await self._owned(ctx)).get(desired.logical_id)
         if existing is not None:
             return self._observed(ctx, desired.logical_id, existing, desired.params)
+        snapshot = desired.create_with.get("snapshot")
+        if snapshot:
+            db = await self._restore(ctx, desired, str(snapshot))
+            return self._observed(ctx, desired.logical_id, db, desired.params)
         rds = await ctx.client("rds")
         p = desired.params
         args: dict[str, Any] = {

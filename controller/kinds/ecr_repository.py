@@ -32,6 +32,7 @@ class EcrRepository(Kind):
         "ecr:DeleteRepository",
     )
     replace_fields = frozenset({"name"})
+    binds_referrers = False  # referrers only name it
     protects_data = True
 
     def __init__(self) -> None:

@@ -53,6 +53,7 @@ class IamRole(Kind):
         "iam:DeleteRole",
     )
     replace_fields = frozenset({"name", "path"})
+    binds_referrers = False  # referrers only name it
     # The authorization details omit a role's description: it is set at create only.
     ignore_fields = frozenset({"description"})
 

@@ -36,6 +36,7 @@ class LogGroup(Kind):
         "logs:DeleteLogGroup",
     )
     replace_fields = frozenset({"name"})
+    binds_referrers = False  # referrers only name it
     protects_data = True
 
     def __init__(self) -> None:

@@ -169,6 +169,7 @@ class TaskDefinition(Kind):
         return image_string(value) if path == "container.image" else value
 
     replace_fields = frozenset({"family"})
+    binds_referrers = False  # referrers only name it
 
     def __init__(self) -> None:
         self._described: dict[str, dict[str, Any]] = {}

@@ -40,6 +40,12 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("push", help="validate a spec and upload it to the spec bucket")
     _prefix(p)
     p.add_argument("file")
+    p.add_argument(
+        "--replace-key",
+        action="store_true",
+        help="when another spec object defines the same stack: upload this file, then "
+        "delete the other object(s) (the stack moves to this key; nothing in AWS changes)",
+    )
     p = sub.add_parser("status", help="print the stacks' status objects from the bucket")
     _prefix(p)
     p.add_argument("stack", nargs="?")
@@ -94,19 +100,39 @@ def cmd_push(args: argparse.Namespace) -> int:
     key = f"{prefix}/{Path(args.file).name}" if prefix else Path(args.file).name
     raw = Path(args.file).read_bytes()
 
-    async def upload() -> dict[str, Any]:
+    async def upload() -> tuple[dict[str, Any] | None, list[str]]:
         from controller.aws import AwsClients
+        from controller.operator.push import keys_defining
 
         async with AwsClients(args.region, args.endpoint_url) as clients:
+            spec_prefix = f"{prefix}/" if prefix else ""
+            others = await keys_defining(clients, bucket, spec_prefix, loaded.name, key)
+            if others and not args.replace_key:
+                return None, others
             s3 = await clients.client("s3")
             reply: dict[str, Any] = await s3.put_object(
                 Bucket=bucket, Key=key, Body=raw, ContentType="application/yaml"
             )
-            return reply
+            # after the upload: meanwhile the operator sees a conflict and keeps the
+            # stack's last applied spec; deleting first would orphan the stack
+            for other in others:
+                await s3.delete_object(Bucket=bucket, Key=other)
+            return reply, others
 
-    reply = asyncio.run(upload())
+    reply, others = asyncio.run(upload())
+    if reply is None:
+        where = ", ".join(f"s3://{bucket}/{k}" for k in others)
+        print(
+            f"error: stack {loaded.name} is already defined by {where}; a second object "
+            f"would be a conflict (neither applied). Push to that key, or pass --replace-key "
+            f"to upload s3://{bucket}/{key} and delete {', '.join(others)}",
+            file=sys.stderr,
+        )
+        return 1
     version = reply.get("VersionId") or loaded.version
     print(f"pushed {args.file} to s3://{bucket}/{key} (stack {loaded.name}, version {version})")
+    for other in others:
+        print(f"deleted s3://{bucket}/{other} (it defined stack {loaded.name} too)")
     return 0
 
 

@@ -1,9 +1,21 @@
 """Per-stack leases in the spec bucket, taken and renewed with S3 conditional writes.
 
 `leases/<stack>.json` holds the holder's identity and an expiry time. Creating uses
-If-None-Match: *, renewing and taking over an expired lease use If-Match on the
-ETag read, so two processes can never both believe they hold a stack. A holder
-stops writing `margin` before its own lease would expire, in case renewals fail.
+If-None-Match: *, renewing and taking over use If-Match on the ETag read, so two
+processes can never both write the lease.
+
+Whether a lease another process holds is still alive is judged by S3, never by the
+document's `expiresAt` against this process's clock (a standby whose clock ran fast
+took live leases that way): a taker records each version of the object (ETag and
+Last-Modified) with the monotonic time it first saw it, backdated by the object's age
+by S3's clock (S3's Date minus Last-Modified), and takes the lease only once that
+version is `lease period + take margin` old. A released lease (empty holder) is taken
+at once; a document that is not a lease at all is treated like a lease nobody renews.
+
+The holder stops writing `margin` before its own lease period ends, measured on its
+monotonic clock from the start of its last successful write: that write reached S3
+after it started, so every taker's wait began later still, and the holder has stopped
+`margin + take margin` before any taker can take over.
 """
 
 from __future__ import annotations
@@ -14,11 +26,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from controller.aws import AwsClients, error_code, is_not_found
+from controller.aws import AwsClients, error_code
+from controller.operator.clock import wall
+from controller.operator.lease_doc import MAX_LEASE_BYTES, LeaseRead, describe, lease_read
 from controller.operator.logs import get_logger
+from controller.operator.source import read_at_most
 
 LEASE_PREFIX = "leases/"
 CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+MISSING_CODES = frozenset({"NoSuchKey", "404"})
 
 
 @dataclass
@@ -26,6 +42,22 @@ class Held:
     etag: str
     valid_until: float
     """time.monotonic() after which this process no longer writes for the stack."""
+
+
+@dataclass
+class Watched:
+    """One version of a lease another process holds (or that is unreadable)."""
+
+    version: str
+    since: float
+    """time.monotonic() when this version was written, as far as S3's clock shows."""
+    wait: float
+    """Seconds the version must stay unchanged before it may be taken over."""
+    holder: str | None
+    problem: str
+
+    def remaining(self, now: float) -> float:
+        return self.since + self.wait - now
 
 
 def _is_conflict(exc: BaseException) -> bool:
@@ -41,9 +73,12 @@ class LeaseManager:
         self.identity = identity
         self.lease_seconds = lease_seconds
         self.margin = max(1.0, lease_seconds * 0.3)
+        """The holder stops writing this long before its lease period ends."""
+        self.take_margin = max(0.5, lease_seconds * 0.1)
+        """A taker waits this much longer than a lease period."""
         self.held: dict[str, Held] = {}
-        self.expires: dict[str, float] = {}
-        """Wall-clock expiry of leases others hold, as last read."""
+        self.watched: dict[str, Watched] = {}
+        """Leases others hold (or unreadable ones), as last read."""
         self.log = get_logger(component="leases", identity=identity)
 
     def key(self, stack: str) -> str:
@@ -53,10 +88,26 @@ class LeaseManager:
         held = self.held.get(stack)
         return held is not None and time.monotonic() < held.valid_until
 
+    def holder(self, stack: str) -> str | None:
+        """Who holds `stack`: this identity, the other holder last read, or None."""
+        if self.holds(stack):
+            return self.identity
+        watched = self.watched.get(stack)
+        return watched.holder if watched is not None else None
+
+    def problem(self, stack: str) -> str:
+        """Why the lease object of `stack` is not a lease ("" when it is one)."""
+        watched = self.watched.get(stack)
+        return watched.problem if watched is not None and not self.holds(stack) else ""
+
     def retry_in(self, stack: str) -> float:
-        """When to look again at a lease another process holds."""
-        remaining = self.expires.get(stack, 0.0) - time.time()
-        return max(0.2, min(self.lease_seconds / 5, remaining + 0.2))
+        """When to look again at a lease another process holds: often enough to see
+        every version it writes, and right when the version seen could be taken."""
+        step = self.lease_seconds / 5
+        watched = self.watched.get(stack)
+        if watched is None:
+            return max(0.2, step)
+        return max(0.2, min(step, watched.remaining(time.monotonic()) + 0.05))
 
     async def ensure(self, stack: str) -> bool:
         """True if this process holds the lease (acquiring or renewing it as needed)."""
@@ -67,32 +118,64 @@ class LeaseManager:
     async def acquire(self, stack: str) -> bool:
         s3 = await self.clients.client("s3")
         try:
-            obj = await s3.get_object(Bucket=self.bucket, Key=self.key(stack))
-            async with obj["Body"] as body:
-                current = json.loads(await body.read() or b"{}")
-            etag = str(obj["ETag"])
+            reply = await s3.get_object(Bucket=self.bucket, Key=self.key(stack))
+            stream = reply["Body"]
+            async with stream:
+                raw = await read_at_most(stream, MAX_LEASE_BYTES + 1)
         except Exception as exc:
-            if not is_not_found(exc):
+            if error_code(exc) not in MISSING_CODES:
                 self.log.warning("lease_read_failed", stack=stack, error=str(exc))
                 return self.holds(stack)
+            self.watched.pop(stack, None)
             return await self._write(stack, IfNoneMatch="*")
-        holder = str(current.get("holder", ""))
-        expires = float(current.get("expiresAt", 0))
-        if holder == self.identity:
-            return await self._write(stack, IfMatch=etag)
-        if not holder or expires <= time.time():
-            taken = await self._write(stack, IfMatch=etag)
-            if taken:
-                self.log.info("lease_taken_over", stack=stack, previous=holder or None)
-            return taken
+        read = lease_read(reply, raw)
+        if read.holder == self.identity or read.holder == "":
+            return await self._take(stack, read, "released" if read.holder == "" else "")
+        watched = self._watch(stack, read)
+        if watched.remaining(time.monotonic()) <= 0:
+            return await self._take(stack, read, "unchanged")
         self.held.pop(stack, None)
-        self.expires[stack] = expires
         return False
+
+    def _watch(self, stack: str, read: LeaseRead) -> Watched:
+        """The version of the lease object now seen, noted the first time it is seen."""
+        written = time.monotonic() - read.age  # never before the write: read.age is a floor
+        watched = self.watched.get(stack)
+        if watched is not None and watched.version == read.version:
+            watched.since = min(watched.since, written)
+            return watched
+        # the holder's own period if longer (up to 10 of ours: foreign input)
+        claimed = min(read.lease_seconds, 10 * self.lease_seconds)
+        wait = max(self.lease_seconds, claimed) + self.take_margin
+        watched = Watched(read.version, written, wait, read.holder, read.problem)
+        self.watched[stack] = watched
+        if read.holder is None:  # once per version, not on every look
+            self.log.warning(
+                "lease_unreadable",
+                stack=stack,
+                key=self.key(stack),
+                problem=read.problem,
+                take_over_in=round(max(0.0, watched.remaining(time.monotonic())), 1),
+            )
+        return watched
+
+    async def _take(self, stack: str, read: LeaseRead, why: str) -> bool:
+        previous = self.watched.get(stack)
+        taken = await self._write(stack, IfMatch=read.etag)
+        if taken and why:
+            self.log.info(
+                "lease_taken_over",
+                stack=stack,
+                previous=describe(read.holder) if read.holder else None,
+                reason=why if read.holder is not None else "unreadable",
+                unchanged_for=round(time.monotonic() - previous.since, 1) if previous else None,
+            )
+        return taken
 
     async def _write(self, stack: str, **condition: str) -> bool:
         s3 = await self.clients.client("s3")
         started = time.monotonic()
-        now = time.time()
+        now = wall()
         body = self._body(stack, now, now + self.lease_seconds)
         try:
             reply = await s3.put_object(
@@ -109,6 +192,7 @@ class LeaseManager:
             self.log.warning("lease_write_failed", stack=stack, error=str(exc))
             return self.holds(stack)
         first = stack not in self.held
+        self.watched.pop(stack, None)
         self.held[stack] = Held(str(reply["ETag"]), started + self.lease_seconds - self.margin)
         took = time.monotonic() - started
         if took > self.lease_seconds / 4:
@@ -147,6 +231,7 @@ class LeaseManager:
 
     async def release(self, stack: str) -> None:
         """Give the lease up at once (an expired, holderless lease others may take)."""
+        self.watched.pop(stack, None)
         held = self.held.pop(stack, None)
         if held is None:
             return
@@ -155,7 +240,7 @@ class LeaseManager:
             await s3.put_object(
                 Bucket=self.bucket,
                 Key=self.key(stack),
-                Body=self._body(stack, time.time(), 0.0, holder=""),
+                Body=self._body(stack, wall(), 0.0, holder=""),
                 ContentType="application/json",
                 IfMatch=held.etag,
             )

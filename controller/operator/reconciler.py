@@ -25,11 +25,22 @@ def _corrects_drift(state: StackState, action: Action) -> bool:
     return is_drift(action.key, {action.key: params_fingerprint(action)}, state.params_seen)
 
 
+def _remember_seen(seen: set[str], result: ReconcileResult) -> None:
+    """Desired keys observed live; a key the stack itself deletes is forgotten."""
+    for action in result.plan.actions:
+        if action.type is ActionType.DELETE:
+            seen.discard(action.key)
+        elif action.desired is not None and action.observed is not None:
+            seen.add(action.key)
+
+
 class StackReconciler:
     def __init__(self, runner: StackRunner, resync: float, scaling_interval: float) -> None:
         self.runner = runner
         self.resync = resync
         self.scaling_interval = scaling_interval
+        self._seen: dict[str, set[str]] = {}
+        """Per stack, keys observed live at some point: evidence a missing one vanished."""
 
     async def reconcile(self, state: StackState, write: bool) -> float | None:
         """Run one reconcile; returns the requeue delay, or None for an error (backoff)."""
@@ -43,12 +54,23 @@ class StackReconciler:
             self._action_event(state, log, phase, report)
 
         try:
-            result = await self.runner.reconcile(state.loaded, write=write, on_event=on_event)
+            seen = self._seen.setdefault(state.name, set())
+            seen.update(
+                f"{r.kind}/{r.logical_id}"
+                for r in state.resources
+                if r.physical_id and r.action != ActionType.DELETE.value
+            )
+            result = await self.runner.reconcile(
+                state.loaded, write=write, on_event=on_event, known=frozenset(seen)
+            )
+            _remember_seen(seen, result)
         except Exception as exc:
             metrics.RECONCILE_SECONDS.labels(state.name).observe(time.monotonic() - started)
             metrics.RECONCILES.labels(state.name, "error").inc()
             state.last_error = f"{type(exc).__name__}: {exc}"
             state.reconciled_once = True
+            # what the last observation counted is no longer known: no stale in_sync series
+            metrics.clear_stack(state.name, (metrics.RESOURCES,))
             log.error("reconcile_failed", error=state.last_error)
             return None
         elapsed = time.monotonic() - started

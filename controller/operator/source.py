@@ -35,6 +35,7 @@ class SpecEvent:
 
 
 Handler = Callable[[SpecEvent], Awaitable[None]]
+Settled = Callable[[], Awaitable[None]]
 
 
 def spec_version(head: dict[str, Any], loaded_version: str) -> str:
@@ -56,12 +57,24 @@ async def read_at_most(stream: Any, limit: int) -> bytes:
 
 
 class SpecSource:
-    def __init__(self, clients: AwsClients, bucket: str, prefix: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        bucket: str,
+        prefix: str,
+        handler: Handler,
+        settled: Settled | None = None,
+    ) -> None:
         self.clients = clients
         self.bucket = bucket
         self.prefix = prefix
         self.handler = handler
+        self.settled = settled
+        """Called after every successful listing's events: decisions that depend on all
+        the spec objects at once (which key defines which stack) are made there."""
         self.etags: dict[str, str] = {}
+        self.listed: set[str] = set()
+        """Spec keys of the last listing (also those whose fetch failed and is retried)."""
         self.polls = 0
         self.last_error = ""
         self.last_listed = 0.0
@@ -84,6 +97,7 @@ class SpecSource:
             return
         self.last_error = ""
         self.last_listed = time.monotonic()
+        self.listed = set(listing)
         # removals first, so a spec moved to another key is adopted, not orphaned
         for key in sorted(set(self.etags) - set(listing)):
             del self.etags[key]
@@ -91,6 +105,11 @@ class SpecSource:
         for key, (etag, size) in sorted(listing.items()):
             if self.etags.get(key) != etag:
                 await self._fetch(key, etag, size)
+        if self.settled is not None:
+            try:
+                await self.settled()
+            except Exception as exc:  # decided again after the next listing
+                self.log.exception("spec_settle_failed", error=str(exc))
         self.polls += 1
         self.last_listed = time.monotonic()
 

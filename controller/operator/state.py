@@ -36,7 +36,24 @@ class StackState:
     """The last valid spec: the one enforced."""
     spec_error: str = ""
     orphaned: bool = False
+    phantom: bool = False
+    """Only an invalid spec was ever seen at `key`: an entry of its own, never a real stack."""
+    conflict: str = ""
+    """Why no spec object is applied to this stack now (two keys, a held rename)."""
+    conflict_reason: str = ""
     lease_held: bool = False
+    lease_holder: str | None = None
+    """Who holds the stack's lease as last seen (this process's identity when held)."""
+    lease_problem: str = ""
+    """Why the stack's lease object is not a lease ("" when it is one)."""
+    observed_at: float | None = None
+    """Wall time of the observation that `resources` come from."""
+    observe_failed: bool = False
+    """The last reconcile ended before it observed: `resources` are older than it."""
+    status_etag: str = ""
+    """ETag of the status object last put, to notice cheaply when it is gone."""
+    status_unchanged: int = 0
+    """Status writes skipped as unchanged since the object was last checked."""
     resources: list[ResourceStatus] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     last_error: str = ""

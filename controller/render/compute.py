@@ -235,7 +235,8 @@ def _environment(spec: StackSpec, svc: Service) -> tuple[dict[str, Any], dict[st
     if uses_database(spec, svc):
         env["DB_HOST"] = Ref("db_instance", "main", "endpoint")
         env["DB_PORT"] = Ref("db_instance", "main", "port")
-        env["DB_NAME"] = spec.spec.database.database_name
+        # The live database's name: a held replacement (databaseName changed) keeps it.
+        env["DB_NAME"] = Ref("db_instance", "main", "db_name")
         secret = Ref("db_instance", "main", "secret_arn")
         secrets["DB_USERNAME"] = {"arn": secret, "json_key": "username"}
         secrets["DB_PASSWORD"] = {"arn": secret, "json_key": "password"}

@@ -72,6 +72,12 @@ class Safety(Model):
         description="Resource keys of this stack (kind/logical id, e.g. db_instance/main) that "
         "apply may replace when a change forces replacement.",
     )
+    allow_rename: bool = Field(
+        default=False,
+        description="Let a spec object that manages a stack name another stack: the old "
+        "stack is orphaned (nothing deleted) and a new one is built. Without it the rename "
+        "is held until the old stack is torn down.",
+    )
 
 
 class Network(Model):
