@@ -21,6 +21,7 @@ from controller.aws import AwsClients, error_code
 from controller.engine import KindContext, PlanOptions, plan_stack
 from controller.operator import http, metrics
 from controller.operator.config import OperatorConfig
+from controller.operator.drift_events import DriftEvents
 from controller.operator.identity import (
     Claim,
     KeyContent,
@@ -76,6 +77,8 @@ class Operator:
         self.dead: list[str] = []
         self.inflight: dict[str, asyncio.Task[float | None]] = {}
         self.revoked: set[str] = set()
+        self.drift_events: DriftEvents | None = None
+        """CloudTrail change events (with a queue): who changed which stack."""
 
     # ---- spec events -------------------------------------------------------------
 
@@ -597,11 +600,22 @@ class Operator:
             self.guarded("leases", self.lease_loop),
         ]
         if cfg.queue_url:
-            listener = QueueListener(self.clients, cfg.queue_url, self.source)
+            self.drift_events = DriftEvents(self.clients, self._physical_ids, self.queue.add)
+            listener = QueueListener(
+                self.clients, cfg.queue_url, self.source, self.drift_events.handle_body
+            )
             loops.append(self.guarded("queue", lambda: listener.run(self.stopping)))
         workers = [self.guarded(f"worker-{i}", self.worker) for i in range(cfg.workers)]
         await self.stopping.wait()
         await self.shutdown(loops, workers, site)
+
+    def _physical_ids(self) -> dict[str, list[str]]:
+        """Per managed stack, the physical ids it last observed (for change events)."""
+        return {
+            name: [r.physical_id for r in state.resources if r.physical_id]
+            for name, state in self.stacks.items()
+            if state.loaded is not None and not state.orphaned and not state.phantom
+        }
 
     async def shutdown(
         self, loops: list[asyncio.Task[None]], workers: list[asyncio.Task[None]], site: Any
