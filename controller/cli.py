@@ -72,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=float(_env("LEASE_SECONDS") or 30.0),
         help="lease period while applying; env STACKOP_LEASE_SECONDS",
     )
+    from controller.adopt.command import add_command as add_adopt
     from controller.operator.commands import add_commands
+
+    add_adopt(sub)
 
     add_commands(sub)
     return parser
@@ -107,6 +110,7 @@ def _load(path: str) -> LoadedSpec | None:
 
 
 async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
+    from controller.adopt import collisions
     from controller.aws import AwsClients
     from controller.planview import render_plan
     from controller.render import unreconciled_sections
@@ -114,6 +118,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
 
     async with AwsClients(args.region, args.endpoint_url) as clients:
         plan = await StackRunner(clients).plan(loaded)
+        taken = await collisions.preflight(StackRunner(clients), loaded, plan)
     if args.out:
         from controller import planfile
 
@@ -125,9 +130,12 @@ async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
     if args.json:
         out = plan.to_json()
         out["notReconciled"] = unreconciled_sections()
+        out["taken"] = collisions.as_json(taken)
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(render_plan(plan, unreconciled_sections()))
+        if taken:
+            print(collisions.report(taken))
         if args.out:
             print(f"Saved the plan to {args.out}: `stackop apply {args.out}` applies exactly it.")
     return EXIT_OK if plan.in_sync else EXIT_CHANGES
@@ -162,6 +170,7 @@ def _read_apply_input(path: str) -> tuple[LoadedSpec, SavedPlan | None] | None:
 
 
 async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan | None) -> int:
+    from controller.adopt import collisions
     from controller.apply_lease import Lease, NoLease, StackLease, quiet_lease_logs
     from controller.apply_run import Applier, ApplySettings, plan_only, read_only_reason
     from controller.approval import Approval
@@ -193,6 +202,10 @@ async def _apply(args: argparse.Namespace, loaded: LoadedSpec, saved: SavedPlan 
         runner = StackRunner(clients)
         if reason:
             return await plan_only(runner, loaded, reason)
+        taken = await collisions.preflight(runner, loaded)
+        if taken:
+            print(collisions.report(taken), file=sys.stderr)
+            return EXIT_ERROR
         lease: Lease = (
             NoLease()
             if args.no_lease
@@ -234,6 +247,11 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "apply":
             found = _read_apply_input(args.spec)
             return EXIT_ERROR if found is None else asyncio.run(_apply(args, *found))
+        if args.command == "adopt":
+            from controller.adopt.command import run_adopt
+
+            loaded = _load(args.spec)
+            return EXIT_ERROR if loaded is None else asyncio.run(run_adopt(args, loaded))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from controller.adopt.names import apply_names, apply_overrides
 from controller.aws import AwsClients, classify
 from controller.engine import (
+    DesiredResource,
     EventHook,
     Kind,
     KindContext,
@@ -19,6 +21,12 @@ from controller.engine import (
 from controller.kinds import all_kinds
 from controller.render import render
 from controller.spec import LoadedSpec
+
+
+def desired_resources(loaded: LoadedSpec) -> list[DesiredResource]:
+    """The rendered resources, with the names and settings the spec overrides."""
+    body = loaded.spec.spec
+    return apply_overrides(apply_names(render(loaded.spec), body.names), body.overrides)
 
 
 def plan_options(loaded: LoadedSpec) -> PlanOptions:
@@ -47,7 +55,7 @@ class StackRunner:
         )
 
     async def plan(self, loaded: LoadedSpec) -> Plan:
-        desired = render(loaded.spec)
+        desired = desired_resources(loaded)
         return await plan_stack(self.kinds, self.context(loaded), desired, plan_options(loaded))
 
     async def reconcile(
@@ -62,7 +70,7 @@ class StackRunner:
         return await reconcile_stack(
             self.kinds,
             self.context(loaded),
-            render(loaded.spec),
+            desired_resources(loaded),
             plan_options(loaded),
             write=write,
             concurrency=self.concurrency,

@@ -7,7 +7,7 @@ tags_common, shared with every other kind.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -74,9 +74,24 @@ def target_key(resource_id: str) -> str:
     return f"{resource_id}#{SCALING_DIMENSION}"
 
 
-def stack_service(ctx: KindContext, resource_id: str) -> str | None:
-    """The service name if `resource_id` is `service/<stack cluster>/<service>`."""
+def stack_service(ctx: KindContext, resource_id: str, clusters: Collection[str] = ()) -> str | None:
+    """The service name if `resource_id` is `service/<stack cluster>/<service>`; the stack's
+    cluster is named after the stack unless the spec names it (`clusters`, e.g. adopted)."""
     parts = resource_id.split("/")
-    if len(parts) == 3 and parts[0] == "service" and parts[1] == ctx.stack:
+    if (
+        len(parts) == 3
+        and parts[0] == "service"
+        and (parts[1] == ctx.stack or parts[1] in clusters)
+    ):
         return parts[2]
     return None
+
+
+def desired_clusters(resource_ids: Iterable[Any]) -> set[str]:
+    """Cluster names in desired `service/<cluster>/<service>[#dimension]` values."""
+    out: set[str] = set()
+    for value in resource_ids:
+        parts = str(value).split("#", 1)[0].split("/") if isinstance(value, str) else []
+        if len(parts) == 3 and parts[0] == "service":
+            out.add(parts[1])
+    return out

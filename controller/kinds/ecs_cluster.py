@@ -86,17 +86,18 @@ class EcsCluster(Kind):
         )
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
-        cluster = await self._describe(ctx, ctx.stack)
-        if cluster is None:
-            return {}
-        logical_id = ctx.owns(tag_map(cluster.get("tags"), "key", "value"))
-        if logical_id is None:
-            return {}
-        return {
-            logical_id: self._observed(
-                ctx, logical_id, cluster, params_by_id(desired).get(logical_id)
-            )
-        }
+        # The cluster is named after the stack unless the spec names it (an adopted one).
+        names = {str(d.params["name"]) for d in desired if isinstance(d.params.get("name"), str)}
+        wanted = params_by_id(desired)
+        found: dict[str, Observed] = {}
+        for name in sorted(names | {ctx.stack}):
+            cluster = await self._describe(ctx, name)
+            if cluster is None:
+                continue
+            logical_id = ctx.owns(tag_map(cluster.get("tags"), "key", "value"))
+            if logical_id is not None and logical_id not in found:
+                found[logical_id] = self._observed(ctx, logical_id, cluster, wanted.get(logical_id))
+        return found
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:
         p = desired.params

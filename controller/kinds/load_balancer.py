@@ -76,7 +76,9 @@ class LoadBalancer(Kind):
             physical_id=arn,
             fields={
                 "name": lb["LoadBalancerName"],
-                "scheme": lb.get("Scheme"),
+                # AWS defaults the scheme to internet-facing; moto leaves it unset when the
+                # create call did not name it (Terraform's does not)
+                "scheme": lb.get("Scheme") or "internet-facing",
                 "subnet_ids": [az["SubnetId"] for az in lb.get("AvailabilityZones", [])],
                 "security_group_ids": list(lb.get("SecurityGroups", [])),
                 "idle_timeout": int(values.get(IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT)),

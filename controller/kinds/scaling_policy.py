@@ -2,7 +2,8 @@
 
 `describe_scaling_policies` (one call per page, namespace ecs) lists them all. Like the
 targets they carry no tags: a policy is the stack's when its resource id names a
-service in the stack's cluster, and its name is its logical id (`<service>-cpu`).
+service in the stack's cluster, and its name is its logical id (`<service>-cpu`) unless
+the spec names it otherwise (an adopted policy keeps its name).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Retr
 from controller.kinds.compute_common import (
     SCALING_DIMENSION,
     SCALING_NAMESPACE,
+    desired_clusters,
     stack_service,
     target_key,
 )
@@ -41,11 +43,11 @@ class ScalingPolicy(Kind):
     replace_fields = frozenset({"target", "policy_name"})
 
     @staticmethod
-    def _observed(p: Mapping[str, Any]) -> Observed:
+    def _observed(p: Mapping[str, Any], logical_id: str | None = None) -> Observed:
         config = p.get("TargetTrackingScalingPolicyConfiguration") or {}
         metric = (config.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
         return Observed(
-            logical_id=p["PolicyName"],
+            logical_id=logical_id or p["PolicyName"],
             physical_id=p["PolicyARN"],
             fields={
                 "policy_name": p["PolicyName"],
@@ -63,6 +65,8 @@ class ScalingPolicy(Kind):
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         aas = await ctx.client("application-autoscaling")
         found: dict[str, Observed] = {}
+        clusters = desired_clusters(d.params.get("target") for d in desired)
+        ids = {str(d.params.get("policy_name")): d.logical_id for d in desired}
         # AWS returns at most 10 policies a page (moto 100): ask for AWS's page so call
         # counts measured against moto are the ones AWS would see.
         async for page in aas.get_paginator("describe_scaling_policies").paginate(
@@ -71,10 +75,11 @@ class ScalingPolicy(Kind):
             for p in page.get("ScalingPolicies", []):
                 if p.get("ScalableDimension") != SCALING_DIMENSION:
                     continue
-                if stack_service(ctx, p["ResourceId"]) is None:
+                if stack_service(ctx, p["ResourceId"], clusters) is None:
                     continue
                 if p.get("PolicyType") == "TargetTrackingScaling":
-                    found.setdefault(p["PolicyName"], self._observed(p))
+                    logical_id = ids.get(p["PolicyName"], p["PolicyName"])
+                    found.setdefault(logical_id, self._observed(p, logical_id))
         return found
 
     async def _put(self, ctx: KindContext, desired: Resolved) -> Observed:
@@ -111,11 +116,14 @@ class ScalingPolicy(Kind):
         )
         for p in resp.get("ScalingPolicies", []):
             if (
-                p.get("PolicyName") == desired.logical_id
+                p.get("PolicyName") == desired.params["policy_name"]
                 and p.get("PolicyType") == "TargetTrackingScaling"
-                and stack_service(ctx, p["ResourceId"]) is not None
+                and stack_service(
+                    ctx, p["ResourceId"], desired_clusters([desired.params["target"]])
+                )
+                is not None
             ):
-                return self._observed(p)
+                return self._observed(p, desired.logical_id)
         return None
 
     async def create(self, ctx: KindContext, desired: Resolved) -> Observed:

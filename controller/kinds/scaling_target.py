@@ -15,7 +15,7 @@ from typing import Any
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.kinds.compute_common import SCALING_DIMENSION as DIMENSION
 from controller.kinds.compute_common import SCALING_NAMESPACE as NAMESPACE
-from controller.kinds.compute_common import stack_service, target_key
+from controller.kinds.compute_common import desired_clusters, stack_service, target_key
 from controller.kinds.tags_common import desired_tags, ignore_not_found
 
 
@@ -69,10 +69,11 @@ class ScalingTarget(Kind):
 
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         found: dict[str, Observed] = {}
+        clusters = desired_clusters(d.params.get("resource_id") for d in desired)
         for t in await self._targets(ctx):
             if t.get("ScalableDimension") != DIMENSION:
                 continue
-            logical_id = stack_service(ctx, t["ResourceId"])
+            logical_id = stack_service(ctx, t["ResourceId"], clusters)
             if logical_id is not None:
                 found[logical_id] = self._observed(logical_id, t)
         return found

@@ -7,7 +7,7 @@ the exact field it is about.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -249,6 +249,21 @@ class StackBody(Model):
     cluster: Cluster = Cluster()
     service_defaults: ServiceDefaults = ServiceDefaults()
     services: list[Service] = Field(default_factory=list, max_length=500)
+    # adoption (issue 11): existing resources to take over, and physical-name overrides
+    adopt: dict[str, str] = Field(
+        default_factory=dict,
+        description="kind/logical-id -> physical name or id of an existing resource to adopt",
+    )
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="kind/logical-id (or glob) -> physical name instead of the derived one; "
+        "{id} is the logical id",
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="kind/logical-id (or glob) -> rendered settings to replace, e.g. an "
+        "adopted resource's description that cannot change in place",
+    )
 
 
 class StackSpec(Model):
