@@ -236,7 +236,7 @@ def _main(args: argparse.Namespace) -> int:
         return cmd_validate(args.files)
     if args.command == "schema":
         return cmd_schema()
-    if args.command in ("run", "push", "status"):
+    if args.command in ("run", "push", "status", "history"):
         from controller.operator.commands import COMMANDS
 
         return COMMANDS[args.command](args)

@@ -20,7 +20,7 @@ import pytest
 from bootstrap.drift_rule import EVENT_SOURCES, RULE_NAME, event_pattern
 from controller.operator.drift_events import owning_stacks, parse_change, stack_ids
 from tests.aws import client
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_stackop
 from tests.operator_harness import (
     PORTAL_NAME,
     Operator,
@@ -31,6 +31,8 @@ from tests.operator_harness import (
     open_port_out_of_band,
     owned_groups,
     push_text,
+    read_object,
+    series,
     spec_text,
     value,
     wait_for,
@@ -225,3 +227,34 @@ def test_change_event_corrects_drift_at_once_and_own_events_are_ignored(
     m = op.metrics()
     assert value(m, "stackop_drift_events_total", stack=PORTAL_NAME, result="reconcile") == 1
     assert value(m, "stackop_drift_corrected_total", stack=PORTAL_NAME, kind="security_group")
+
+    # item 3: the drift is in the stack's history, with who did it, and on the dashboard
+    def corrected_record() -> dict[str, Any] | None:
+        doc = read_object(endpoint, BUCKET, f"status/{PORTAL_NAME}.json") or {}
+        done = [r for r in doc.get("driftHistory", []) if r.get("correctedAt")]
+        return done[-1] if done else None
+
+    record = wait_for(corrected_record, 15, "the correction in status/<stack>.json")
+    assert record["resource"] == "security_group/alb"
+    assert record["principal"] == "arn:aws:iam::123456789012:user/alice"
+    assert record["event"] == "AuthorizeSecurityGroupIngress"
+    assert "2222" in record["new"] and "2222" not in record["old"]
+    assert record["detectedAt"] <= record["correctedAt"]
+    proc = run_stackop("--bucket", BUCKET, "history", PORTAL_NAME, endpoint=endpoint)
+    assert proc.returncode == 0, proc.stderr
+    assert "security_group/alb" in proc.stdout
+    assert "by arn:aws:iam::123456789012:user/alice (AuthorizeSecurityGroupIngress)" in proc.stdout
+    assert series(
+        op.metrics(),
+        "stackop_drift_last_corrected_timestamp_seconds",
+        stack=PORTAL_NAME,
+        principal="arn:aws:iam::123456789012:user/alice",
+        event="AuthorizeSecurityGroupIngress",
+    )
+
+
+def test_history_of_an_unknown_stack_is_a_clear_error(endpoint: str) -> None:
+    make_bucket(endpoint, BUCKET)
+    proc = run_stackop("--bucket", BUCKET, "history", "nope", endpoint=endpoint)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: no status for stack nope in s3://{BUCKET}"

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter
-
 from controller.engine.kind import ClientSource
 from controller.operator.logs import get_logger
+from controller.operator.metrics import DRIFT_EVENTS
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 _ASSUMED = re.compile(r"^(arn:[^:]+:sts::\d+:assumed-role/[^/]+)/.*$")
+RECENT = 50
+"""Change events kept per stack to tell who changed a drifted resource."""
 _MIN_ID = 4
 """Shorter strings (e.g. "tcp", "80") are never taken for identifiers."""
 
@@ -128,14 +130,6 @@ def _under_prefix(value: str, stack: str) -> bool:
     )
 
 
-DRIFT_EVENTS = Counter(
-    "stackop_drift_events_total",
-    "CloudTrail change events received, by stack and what was done with them "
-    "(reconcile; own: made by the operator's own principal; unmatched: no stack's).",
-    ["stack", "result"],
-)
-
-
 class DriftEvents:
     """Reconciles the stacks CloudTrail change events name, at once."""
 
@@ -148,10 +142,18 @@ class DriftEvents:
         self.clients = clients
         self.physical_ids = physical_ids
         self.wake = wake
-        self.last: dict[str, ChangeEvent] = {}
-        """Per stack, the latest change event that named it (who, what, when)."""
+        self.recent: dict[str, deque[ChangeEvent]] = {}
+        """Per stack, the latest change events that named it (who, what, when)."""
         self._own: str | None = None
         self.log = get_logger(component="drift-events")
+
+    def who(self, stack: str, physical_id: str) -> tuple[str, str] | None:
+        """(principal, event name) of the latest change event naming the resource."""
+        ids = stack_ids([physical_id])
+        for change in reversed(self.recent.get(stack, ())):
+            if change.values & ids:
+                return change.principal, change.event_name
+        return None
 
     async def own_principal(self) -> str:
         """The operator's own principal (GetCallerIdentity, once)."""
@@ -182,7 +184,7 @@ class DriftEvents:
             DRIFT_EVENTS.labels("", "unmatched").inc()
         for name in sorted(stacks):
             DRIFT_EVENTS.labels(name, "reconcile").inc()
-            self.last[name] = change
+            self.recent.setdefault(name, deque(maxlen=RECENT)).append(change)
             self.wake(name)
             self.log.info(
                 "change_event",

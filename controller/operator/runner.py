@@ -601,6 +601,7 @@ class Operator:
         ]
         if cfg.queue_url:
             self.drift_events = DriftEvents(self.clients, self._physical_ids, self.queue.add)
+            self.reconciler.who = self.drift_events.who
             listener = QueueListener(
                 self.clients, cfg.queue_url, self.source, self.drift_events.handle_body
             )
