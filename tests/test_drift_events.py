@@ -205,9 +205,9 @@ def _port_open(endpoint: str, port: int) -> bool:
 
 
 def test_change_event_corrects_drift_at_once_and_own_events_are_ignored(
-    endpoint: str, events_operator: tuple[Operator, str]
+    endpoint: str, events_operator: tuple[Operator, str], tmp_path: Path
 ) -> None:
-    op, _ = events_operator
+    op, queue_url = events_operator
     own = client("sts", endpoint).get_caller_identity()["Arn"]  # the operator's, in moto
     group_id = open_port_out_of_band(endpoint, PORTAL_NAME, "alb", 2222, "203.0.113.7/32")
     # an event of our own principal is our own correction: nothing is reconciled
@@ -251,6 +251,22 @@ def test_change_event_corrects_drift_at_once_and_own_events_are_ignored(
         principal="arn:aws:iam::123456789012:user/alice",
         event="AuthorizeSecurityGroupIngress",
     )
+
+    # a new operator process carries the history on (read back from the status object)
+    op.stop()
+    successor = Operator(endpoint, BUCKET, tmp_path, "op2")
+    successor.extra_env = {"STACKOP_QUEUE_URL": queue_url}
+    successor.start(resync=300, poll=1, lease=5)
+    try:
+
+        def rewritten() -> Any:
+            doc = read_object(endpoint, BUCKET, f"status/{PORTAL_NAME}.json") or {}
+            return doc if doc.get("holder") == "op2" and doc.get("lastReconcileTime") else None
+
+        doc = wait_for(rewritten, 30, "op2 wrote the status")
+        assert record in doc["driftHistory"], doc["driftHistory"]
+    finally:
+        successor.kill()
 
 
 def test_history_of_an_unknown_stack_is_a_clear_error(endpoint: str) -> None:

@@ -213,6 +213,8 @@ class Operator:
             metrics.clear_stack(name)
         managing = [c.key for c in found if self.names.get(c.key) == name]
         state = StackState(name, (managing or [found[0].key])[0])
+        record = (self.recorded or {}).get(name)
+        state.history = list(record.history) if record is not None else []
         self.stacks[name] = state
         return state
 
