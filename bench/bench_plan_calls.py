@@ -62,8 +62,10 @@ async def converge_and_measure(
     return sum(counts.values()), statistics.median(times), counts, clean
 
 
-def cli_plan(endpoint: str, spec: Path, runs: int, tmp: str) -> tuple[int, float, float, bool]:
-    """`stackop plan` processes: (calls of one, median s, best s, all exit 0)."""
+def cli_plan(
+    endpoint: str, spec: Path, runs: int, tmp: str
+) -> tuple[Counter[str], float, float, bool]:
+    """`stackop plan` processes: (calls of one by operation, median s, best s, all exit 0)."""
     log = Path(tmp) / "calls.jsonl"
     env = {**os.environ, "STACKOP_CALL_LOG": str(log)}
     times, ok = [], True
@@ -79,7 +81,11 @@ def cli_plan(endpoint: str, spec: Path, runs: int, tmp: str) -> tuple[int, float
         times.append(time.perf_counter() - started)
         ok = ok and proc.returncode == 0
     lines = log.read_text().splitlines() if log.exists() else []
-    calls = sum(1 for line in lines if json.loads(line).get("operation"))
+    calls: Counter[str] = Counter()
+    for line in lines:
+        call = json.loads(line)
+        if call.get("operation"):
+            calls[f"{call['service']}:{call['operation']}"] += 1
     return calls, statistics.median(times), min(times), ok
 
 
@@ -93,6 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     details: dict[str, Counter[str]] = {}
+    cli_details: dict[str, Counter[str]] = {}
     calls_by_services: dict[int, int] = {}
     load_before = os.getloadavg()[0]
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
@@ -109,13 +116,14 @@ def main() -> None:
                 cli_calls, cli_median, cli_best, cli_ok = cli_plan(endpoint, spec, args.runs, tmp)
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts
+                cli_details[label] = cli_calls
                 calls_by_services.setdefault(services, calls)
                 rows.append(
                     [
                         label,
                         calls,
                         f"{seconds:.3f}",
-                        cli_calls,
+                        sum(cli_calls.values()),
                         f"{cli_median:.2f} / {cli_best:.2f}",
                         "yes" if clean and cli_ok else "NO",
                     ]
@@ -139,10 +147,17 @@ def main() -> None:
     if 9 in calls_by_services and 90 in calls_by_services:
         ratio = calls_by_services[90] / calls_by_services[9]
         print(f"\n90 services / 9 services: {ratio:.2f}x the calls (budget 1.5x)")
+    for label, counts in details.items():
+        fresh = sum(cli_details[label].values()) / max(1, sum(counts.values()))
+        print(f"{label}: stackop plan / cycle = {fresh:.2f}x the calls")
     if args.by_operation:
         for label, counts in details.items():
+            ops = sorted(set(counts) | set(cli_details[label]))
             print(f"\n{label}:")
-            print_table(["operation", "calls"], sorted(counts.items()))
+            print_table(
+                ["operation", "cycle calls", "stackop plan calls"],
+                [[op, counts[op], cli_details[label][op]] for op in ops],
+            )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ IAM_PREFIX = {
     "logs": "logs",
     "service-discovery": "servicediscovery",
     "servicediscovery": "servicediscovery",
+    "resourcegroupstaggingapi": "tag",
 }
 
 RENAMED: dict[str, tuple[str, ...]] = {

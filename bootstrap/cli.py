@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="print every write call instead of making it"
     )
-    p.add_argument("--events", action="store_true", help="SQS queue notified of spec changes")
+    p.add_argument(
+        "--events",
+        action="store_true",
+        help="SQS queue notified of spec changes and of CloudTrail change events "
+        "(EventBridge rule); the operator then resyncs every 5 min",
+    )
     p.add_argument(
         "--image", help="operator image (default: the ECR repository, package version tag)"
     )

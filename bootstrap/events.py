@@ -1,4 +1,5 @@
-"""Optional: an SQS queue the spec bucket notifies on spec changes (--events)."""
+"""Optional (--events): an SQS queue the spec bucket notifies on spec changes, and the
+EventBridge rule of CloudTrail change events (drift_rule) targeting it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 from bootstrap.compare import as_json
+from bootstrap.drift_rule import ensure_drift_rule, rule_arn
 from bootstrap.policy import queue_policy
 from bootstrap.site import Site
 
@@ -22,7 +24,7 @@ async def ensure_events(site: Site) -> None:
     queue_arn = site.queue_arn
     assert queue_arn is not None
     ch.say(f"spec events queue {cfg.queue}")
-    policy = queue_policy(queue_arn, site.bucket_arn, site.account)
+    policy = queue_policy(queue_arn, site.bucket_arn, site.account, rule_arn(site))
     want = {**QUEUE_ATTRIBUTES, "Policy": json.dumps(policy, sort_keys=True)}
     found = await ch.read("sqs", "get_queue_url", QueueName=cfg.queue)
     if found is None:
@@ -60,6 +62,7 @@ async def ensure_events(site: Site) -> None:
                 Attributes=stale,
             )
     await _ensure_notification(site, queue_arn)
+    await ensure_drift_rule(site)
 
 
 def _ours(queue_arn: str, prefix: str) -> dict[str, Any]:

@@ -91,7 +91,10 @@ def operator_actions(events: bool) -> tuple[str, ...]:
         "cloudwatch:GetMetricData",
         "elasticloadbalancing:DescribeTargetHealth",
     )
-    return (*base, "sqs:ReceiveMessage", "sqs:DeleteMessage") if events else base
+    # with events, CloudTrail change events arrive too: ours (GetCallerIdentity, which
+    # AWS allows without a grant) are told apart from others'
+    queue = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sts:GetCallerIdentity")
+    return (*base, *queue) if events else base
 
 
 def _owner(key: str) -> dict[str, Any]:
@@ -125,6 +128,7 @@ def _operator_statements(t: Target) -> list[Statement]:
     ]
     if t.queue_arn:
         out.append(_stmt("SpecEvents", ["sqs:ReceiveMessage", "sqs:DeleteMessage"], t.queue_arn))
+        out.append(_stmt("WhoAmI", ["sts:GetCallerIdentity"]))
     return out
 
 
@@ -266,21 +270,33 @@ def bucket_policy(t: Target) -> dict[str, Any]:
     }
 
 
-def queue_policy(queue_arn: str, bucket_arn: str, account: str) -> dict[str, Any]:
-    """Let the spec bucket (and only it) send its event notifications to the queue."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+def queue_policy(
+    queue_arn: str, bucket_arn: str, account: str, rule_arn: str | None = None
+) -> dict[str, Any]:
+    """Let the spec bucket (and only it) send its event notifications to the queue, and
+    the drift events rule (only it) its CloudTrail events."""
+    statements: list[Statement] = [
+        {
+            "Sid": "SpecBucketEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        }
+    ]
+    if rule_arn:
+        statements.append(
             {
-                "Sid": "SpecBucketEvents",
+                "Sid": "DriftEvents",
                 "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
+                "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
-                "Condition": {
-                    "ArnEquals": {"aws:SourceArn": bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": account},
-                },
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -15,6 +15,9 @@ HEALTH_CMD = (
 )
 
 
+EVENTS_RESYNC_SECONDS = 300
+
+
 def environment(site: Site) -> list[dict[str, str]]:
     cfg = site.cfg
     env = {
@@ -24,6 +27,8 @@ def environment(site: Site) -> list[dict[str, str]]:
     }
     if cfg.events:
         env["STACKOP_QUEUE_URL"] = site.queue_url or f"<url of {cfg.queue}>"
+        # change events correct drift within seconds: the resync is only a safety net
+        env["STACKOP_RESYNC"] = str(EVENTS_RESYNC_SECONDS)
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from controller.cliopts import DEFAULT_REGION, add_global_options, env_option, seconds
 from controller.spec import LoadedSpec, SpecError, load_spec_file
@@ -208,7 +208,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_validate(args.files)
     if args.command == "schema":
         return cmd_schema()
-    if args.command in ("run", "push", "status"):
+    if args.command in ("run", "push", "status", "history"):
         from controller.operator.commands import COMMANDS
 
         return COMMANDS[args.command](args)
@@ -226,8 +226,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def _exit_now(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown (finalising every module and
+    object of a plan's imports: about a quarter of a second). Safe after a plan: its AWS
+    clients are closed, a saved plan and the call log are written and closed, and the
+    output is flushed here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "plan" and argv is None:  # the process's own command line
+        _exit_now(_main(args))
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    """The command, with every error a user can cause as one line (exit 1; usage 2)."""
     region = args.region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     target = Target(args.endpoint_url, region, args.bucket)
     try:

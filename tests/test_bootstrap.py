@@ -120,6 +120,7 @@ def _check_everything_in_place(endpoint: str) -> None:
         "STACKOP_PREFIX": "specs/",
         "STACKOP_QUEUE_URL": queue_url,
         "STACKOP_REGION": "us-east-1",
+        "STACKOP_RESYNC": "300",
     }
     assert td["taskRoleArn"].endswith(":role/stackop-operator")
     (service,) = ecs.describe_services(cluster="stackop", services=["stackop"])["services"]

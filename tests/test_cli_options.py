@@ -7,7 +7,7 @@ from importlib import metadata
 from tests.conftest import run_stackop
 from tests.operator_harness import PORTAL, aws, make_bucket
 
-SUBCOMMANDS = ("validate", "schema", "plan", "apply", "adopt", "run", "push", "status")
+SUBCOMMANDS = ("validate", "schema", "plan", "apply", "adopt", "run", "push", "status", "history")
 
 
 def test_global_options_work_after_the_subcommand_and_override_the_ones_before(

@@ -78,10 +78,14 @@ def test_dashboard_has_the_panels_the_issue_asks_for() -> None:
         "CPU utilisation",
         "Memory utilisation",
         "Target health",
+        "Recent drift corrections",
     ):
         assert wanted in titles
     table = next(p for p in d["panels"] if p["title"] == "Drifted fields")
     assert table["type"] == "table" and table["targets"][0]["format"] == "table"
+    corrections = next(p for p in d["panels"] if p["title"] == "Recent drift corrections")
+    assert corrections["type"] == "table" and corrections["targets"][0]["format"] == "table"
+    assert "stackop_drift_last_corrected_timestamp_seconds" in corrections["targets"][0]["expr"]
     repeated = next(p for p in d["panels"] if p.get("repeat"))
     exprs = " ".join(t["expr"] for t in repeated["targets"])
     for metric in ("desired", "running", "min", "max"):

@@ -76,6 +76,7 @@ def test_writes_are_scoped_to_owned_resources_where_aws_supports_it() -> None:
                 "ObserveStackResources",
                 "ScalingMetrics",
                 "NoTagConditionSupport",
+                "WhoAmI",
             }
 
 

@@ -2,7 +2,7 @@
 
 `describe_repositories` cannot filter and returns no tags: one call per page lists the
 registry, names under `<stack>/` are candidates, and ownership comes from their tags
-(read once per repository and process, see compute_common.TagCache).
+(the stack's tagging-API read, see stack_tags; else once per repository and process).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
 from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
+from controller.kinds.stack_tags import GET_RESOURCES, tags_of
 from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
@@ -23,6 +24,7 @@ class EcrRepository(Kind):
     iam_actions = (
         "ecr:DescribeRepositories",
         "ecr:ListTagsForResource",
+        GET_RESOURCES,
         "ecr:CreateRepository",
         "ecr:PutImageScanningConfiguration",
         "ecr:PutImageTagMutability",
@@ -63,8 +65,8 @@ class EcrRepository(Kind):
         async def fetch(arn: str) -> dict[str, str]:
             return tag_map((await ecr.list_tags_for_resource(resourceArn=arn)).get("tags"))
 
-        tags = await self._tags.tags_of(
-            ((r["repositoryArn"], str(r.get("createdAt"))) for r in repos), fetch
+        tags = await tags_of(
+            ctx, ((r["repositoryArn"], str(r.get("createdAt"))) for r in repos), self._tags, fetch
         )
         found: dict[str, Observed] = {}
         for repo in repos:

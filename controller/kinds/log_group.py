@@ -2,7 +2,8 @@
 
 One `describe_log_groups` call per page finds the stack's groups by name prefix; their
 tags (ownership, and the retain-on-delete policy written at create: the spec of a
-removed service is gone) are read once per group and process.
+removed service is gone) come from the stack's tagging-API read (see stack_tags), else
+are read once per group and process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
 from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
+from controller.kinds.stack_tags import GET_RESOURCES, tags_of
 from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found
 
 
@@ -27,6 +29,7 @@ class LogGroup(Kind):
     iam_actions = (
         "logs:DescribeLogGroups",
         "logs:ListTagsForResource",
+        GET_RESOURCES,
         "logs:CreateLogGroup",
         "logs:PutRetentionPolicy",
         "logs:TagResource",
@@ -54,8 +57,8 @@ class LogGroup(Kind):
         async def fetch(arn: str) -> dict[str, str]:
             return dict((await logs.list_tags_for_resource(resourceArn=arn)).get("tags", {}))
 
-        tags = await self._tags.tags_of(
-            ((_arn(g), str(g.get("creationTime"))) for g in groups), fetch
+        tags = await tags_of(
+            ctx, ((_arn(g), str(g.get("creationTime"))) for g in groups), self._tags, fetch
         )
         found: dict[str, Observed] = {}
         for group in groups:

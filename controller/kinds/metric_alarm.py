@@ -1,7 +1,8 @@
 """CloudWatch metric alarm (a service's CPU or memory above a threshold).
 
 `describe_alarms` with the stack's name prefix (one call per page) finds candidates;
-ownership tags are read once per alarm and process. PutMetricAlarm is an upsert.
+ownership tags come from the stack's tagging-API read (see stack_tags), else are read
+once per alarm and process. PutMetricAlarm is an upsert.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.kinds.stack_tags import GET_RESOURCES, tags_of
 from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
@@ -19,6 +21,7 @@ class MetricAlarm(Kind):
     iam_actions = (
         "cloudwatch:DescribeAlarms",
         "cloudwatch:ListTagsForResource",
+        GET_RESOURCES,
         "cloudwatch:PutMetricAlarm",
         "cloudwatch:TagResource",
         "cloudwatch:DeleteAlarms",
@@ -49,7 +52,7 @@ class MetricAlarm(Kind):
 
         # An alarm's ARN is its name; the configuration timestamp changes on every put,
         # so ownership is cached by ARN alone.
-        tags = await self._tags.tags_of(((a["AlarmArn"], "") for a in alarms), fetch)
+        tags = await tags_of(ctx, ((a["AlarmArn"], "") for a in alarms), self._tags, fetch)
         found: dict[str, Observed] = {}
         for alarm in alarms:
             logical_id = ctx.owns(tags[alarm["AlarmArn"]])

@@ -1,7 +1,8 @@
 """Cloud Map private DNS namespace (`<stack>.local` by default) in the stack's VPC.
 
-`list_namespaces` (one call per page) returns no tags; ownership tags are read once per
-namespace and process. The VPC is only used at create: Cloud Map does not list it.
+`list_namespaces` (one call per page) returns no tags; ownership tags come from the
+stack's tagging-API read (see stack_tags), else are read once per namespace and process.
+The VPC is only used at create: Cloud Map does not list it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
+from controller.kinds.stack_tags import GET_RESOURCES, tags_of
 from controller.kinds.tags_common import TagCache, desired_tags, tag_list, tag_map
 
 
@@ -22,6 +24,7 @@ class ServiceDiscoveryNamespace(Kind):
     iam_actions = (
         "servicediscovery:ListNamespaces",
         "servicediscovery:ListTagsForResource",
+        GET_RESOURCES,
         "servicediscovery:GetOperation",
         "servicediscovery:CreatePrivateDnsNamespace",
         "servicediscovery:UpdatePrivateDnsNamespace",
@@ -48,8 +51,8 @@ class ServiceDiscoveryNamespace(Kind):
         async def fetch(arn: str) -> dict[str, str]:
             return tag_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
 
-        tags = await self._tags.tags_of(
-            ((n["Arn"], str(n.get("CreateDate"))) for n in namespaces), fetch
+        tags = await tags_of(
+            ctx, ((n["Arn"], str(n.get("CreateDate"))) for n in namespaces), self._tags, fetch
         )
         found: dict[str, Observed] = {}
         for ns in namespaces:

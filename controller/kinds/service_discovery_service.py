@@ -2,7 +2,8 @@
 
 Observe lists the services of the namespaces the desired resources name (one call per
 page, filtered by namespace; every private namespace when nothing is desired, as in a
-teardown); ownership tags are read once per service and process.
+teardown); ownership tags come from the stack's tagging-API read (see stack_tags), else
+are read once per service and process.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from controller.engine import UNKNOWN, Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
+from controller.kinds.stack_tags import GET_RESOURCES, tags_of
 from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
 
 
@@ -29,6 +31,7 @@ class ServiceDiscoveryService(Kind):
         "servicediscovery:ListServices",
         "servicediscovery:ListNamespaces",
         "servicediscovery:ListTagsForResource",
+        GET_RESOURCES,
         "servicediscovery:CreateService",
         "servicediscovery:UpdateService",
         "servicediscovery:DeleteService",
@@ -51,8 +54,8 @@ class ServiceDiscoveryService(Kind):
             async def fetch(arn: str) -> dict[str, str]:
                 return tag_map((await sd.list_tags_for_resource(ResourceARN=arn)).get("Tags"))
 
-            tags = await self._tags.tags_of(
-                ((s["Arn"], str(s.get("CreateDate"))) for s in services), fetch
+            tags = await tags_of(
+                ctx, ((s["Arn"], str(s.get("CreateDate"))) for s in services), self._tags, fetch
             )
             for svc in services:
                 logical_id = ctx.owns(tags[svc["Arn"]])

@@ -4,19 +4,31 @@ the container definition really changed.
 Observe lists the ACTIVE revisions (one call per page, the ARNs carry family and
 revision), and describes only each family's latest revision. A revision's definition is
 immutable, so it is described once per process (with its tags); its tags are not, so
-every later observe reads them again with ListTagsForResource, one call per family's
-latest revision: a steady-state observe is one list call plus one per service. Old
-revisions beyond `revisions_to_keep` are deregistered after each registration.
+every later observe takes them from the stack's tagging-API read (see stack_tags; one
+call per 100 resources, shared with other kinds), and only a revision that read does not
+return is asked with ListTagsForResource. Old revisions beyond `revisions_to_keep` are
+deregistered after each registration.
+
+A fresh process need not describe a revision we registered: the registration carries a
+tag `stackop:definition` = `<revision>.<digest of the request>`. When the latest
+revision's tag (from the tagging-API read) names that very revision and the digest of
+the request the desired params would make, the revision holds exactly that request
+(revisions are immutable) and is observed from it. A revision registered by anyone
+else, even with our tags copied, names another revision number and is described.
+
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.kinds.stack_tags import GET_RESOURCES, stack_tags
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -26,10 +38,30 @@ from controller.kinds.tags_common import (
     tag_map,
 )
 
+DEFINITION_TAG = "stackop:definition"
 ARN_RE = re.compile(r":task-definition/(?P<family>[^:]+):(?P<revision>\d+)$")
 SECRET_KEY_RE = re.compile(
     r"^(?P<arn>arn:[^:]+:secretsmanager:[^:]+:[^:]+:secret:[^:]+):(?P<key>[^:]*):[^:]*:[^:]*$"
 )
+
+
+def register_request(p: Mapping[str, Any]) -> dict[str, Any]:
+    """RegisterTaskDefinition's arguments for the params, tags aside."""
+    return {
+        "family": p["family"],
+        "taskRoleArn": p["task_role_arn"],
+        "executionRoleArn": p["execution_role_arn"],
+        "networkMode": p["network_mode"],
+        "requiresCompatibilities": list(p["requires_compatibilities"]),
+        "cpu": str(p["cpu"]),
+        "memory": str(p["memory"]),
+        "containerDefinitions": [container_api(p["container"])],
+    }
+
+
+def definition_tag(request: Mapping[str, Any], revision: int) -> str:
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode())
+    return f"{revision}.{digest.hexdigest()[:32]}"
 
 
 def parse_arn(arn: str) -> tuple[str, int] | None:
@@ -124,6 +156,7 @@ class TaskDefinition(Kind):
         "ecs:ListTaskDefinitions",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTagsForResource",
+        GET_RESOURCES,
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "ecs:TagResource",
@@ -165,11 +198,48 @@ class TaskDefinition(Kind):
             self._described[arn] = cached
         return cached
 
-    async def _latest(self, ctx: KindContext, arn: str) -> dict[str, Any]:
+    def _as_registered(
+        self,
+        ctx: KindContext,
+        arn: str,
+        tags: Mapping[str, str] | None,
+        wanted: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Any] | None:
+        """The revision as the request its definition tag vouches for, or None."""
+        parsed = parse_arn(arn)
+        logical_id = ctx.owns(tags or {})
+        params = wanted.get(logical_id or "")
+        if parsed is None or tags is None or params is None:
+            return None
+        try:
+            request = register_request(params)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if tags.get(DEFINITION_TAG) != definition_tag(request, parsed[1]):
+            return None
+        td = {
+            **request,
+            "taskDefinitionArn": arn,
+            "revision": parsed[1],
+            "tags": tag_list(tags, "key", "value"),
+        }
+        self._described[arn] = td
+        return td
+
+    async def _latest(
+        self,
+        ctx: KindContext,
+        arn: str,
+        indexed: Mapping[str, dict[str, str]],
+        wanted: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Any]:
         """A family's latest revision: the definition as described once, the tags as now."""
         cached = self._described.get(arn)
         if cached is None:
-            return await self._describe(ctx, arn)
+            registered = self._as_registered(ctx, arn, indexed.get(arn), wanted)
+            return registered if registered is not None else await self._describe(ctx, arn)
+        if arn in indexed:
+            return {**cached, "tags": tag_list(indexed[arn], "key", "value")}
         ecs = await ctx.client("ecs")
         resp = await ignore_not_found(ecs.list_tags_for_resource(resourceArn=arn))
         if resp is None:  # deregistered since the list: keep what we knew
@@ -217,7 +287,10 @@ class TaskDefinition(Kind):
         active = {
             f: arns for f, arns in (await self._active(ctx, only)).items() if only in (None, f)
         }
-        latest = await asyncio.gather(*(self._latest(ctx, arns[-1]) for arns in active.values()))
+        indexed = await stack_tags(ctx) if active else {}
+        latest = await asyncio.gather(
+            *(self._latest(ctx, arns[-1], indexed, wanted or {}) for arns in active.values())
+        )
         found: dict[str, Observed] = {}
         for arns, td in zip(active.values(), latest, strict=True):
             logical_id = ctx.owns(tag_map(td.get("tags"), "key", "value"))
@@ -230,29 +303,20 @@ class TaskDefinition(Kind):
     async def observe(self, ctx: KindContext, desired: Sequence[Resolved]) -> dict[str, Observed]:
         return await self._owned(ctx, wanted=params_by_id(desired))
 
-    async def _register(self, ctx: KindContext, desired: Resolved) -> Observed:
+    async def _register(
+        self, ctx: KindContext, desired: Resolved, latest: str | None = None
+    ) -> Observed:
+        """Register the next revision (after `latest`, the family's newest ACTIVE one)."""
         ecs = await ctx.client("ecs")
         p = desired.params
-        resp = await ecs.register_task_definition(
-            family=p["family"],
-            taskRoleArn=p["task_role_arn"],
-            executionRoleArn=p["execution_role_arn"],
-            networkMode=p["network_mode"],
-            requiresCompatibilities=list(p["requires_compatibilities"]),
-            cpu=str(p["cpu"]),
-            memory=str(p["memory"]),
-            containerDefinitions=[container_api(p["container"])],
-            tags=tag_list(
-                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
-            ),
-        )
-        td = {
-            **resp["taskDefinition"],
-            "tags": resp.get("tags")
-            or tag_list(
-                desired_tags(ctx, self.name, desired.logical_id, desired.params), "key", "value"
-            ),
+        request = register_request(p)
+        parsed = parse_arn(latest) if latest else None
+        tags = {
+            **desired_tags(ctx, self.name, desired.logical_id, desired.params),
+            DEFINITION_TAG: definition_tag(request, parsed[1] + 1 if parsed else 1),
         }
+        resp = await ecs.register_task_definition(**request, tags=tag_list(tags, "key", "value"))
+        td = {**resp["taskDefinition"], "tags": resp.get("tags") or tag_list(tags, "key", "value")}
         self._described[td["taskDefinitionArn"]] = td
         active = (await self._active(ctx, p["family"])).get(p["family"], [td["taskDefinitionArn"]])
         active = await self._prune(ctx, active, int(p.get("revisions_to_keep", 5)))
@@ -289,7 +353,8 @@ class TaskDefinition(Kind):
                 ctx, only=desired.params["family"], wanted={desired.logical_id: desired.params}
             )
             return found[desired.logical_id]
-        return await self._register(ctx, desired)
+        active = observed.private.get("active") or [observed.physical_id]
+        return await self._register(ctx, desired, active[-1])
 
     async def delete(self, ctx: KindContext, observed: Observed) -> None:
         ecs = await ctx.client("ecs")

@@ -63,6 +63,9 @@ def add_commands(sub: Any) -> None:
     _prefix(p)
     p.add_argument("stack", nargs="?")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("history", help="print a stack's drift history (who changed what, when)")
+    p.add_argument("stack")
+    p.add_argument("--json", action="store_true")
 
 
 def _prefix(p: argparse.ArgumentParser) -> None:
@@ -226,4 +229,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "push": cmd_push, "status": cmd_status}
+def cmd_history(args: argparse.Namespace) -> int:
+    from controller.operator.history import cmd_history as history
+
+    return history(args)
+
+
+COMMANDS = {"run": cmd_run, "push": cmd_push, "status": cmd_status, "history": cmd_history}

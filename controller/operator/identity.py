@@ -57,6 +57,8 @@ class Recorded:
     """lastReconcileTime (ISO): the newest record wins when two name the same key."""
     version: str = ""
     """specVersion: the S3 VersionId of the spec last applied (kept by a versioned bucket)."""
+    history: tuple[dict[str, Any], ...] = ()
+    """driftHistory: the drift records, carried over a restart."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,12 @@ def recorded_from(doc: Any) -> Recorded | None:
         phantom=bool(doc.get("phantom")),
         updated=str(doc.get("lastReconcileTime") or ""),
         version=str(doc.get("specVersion") or ""),
+        history=tuple(h for h in _list(doc.get("driftHistory")) if isinstance(h, dict)),
     )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 async def read_status_raw(clients: AwsClients, bucket: str, stack: str) -> Any:

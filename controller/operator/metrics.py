@@ -106,6 +106,20 @@ def track_queue(queue: QueueView) -> None:
     IN_FLIGHT.set_function(lambda: len(queue.in_flight))
 
 
+DRIFT_EVENTS = Counter(
+    "stackop_drift_events_total",
+    "CloudTrail change events received, by stack and what was done with them "
+    "(reconcile; own: made by the operator's own principal; unmatched: no stack's).",
+    ["stack", "result"],
+)
+DRIFT_CORRECTED_AT = Gauge(
+    "stackop_drift_last_corrected_timestamp_seconds",
+    "When the latest drift of a field was corrected, and who had changed it "
+    "(principal and event name from CloudTrail, empty when no event matched).",
+    ["stack", "kind", "resource", "field", "principal", "event"],
+)
+
+
 def clear_stack(stack: str, gauges: tuple[Gauge, ...] = PER_STACK_GAUGES) -> None:
     """Remove every gauge series of `stack` (before re-setting them, or when it goes away)."""
     for gauge in gauges:

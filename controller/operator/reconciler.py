@@ -10,6 +10,7 @@ from typing import Any
 from controller.engine import Action, ActionReport, ActionType, Outcome, ReconcileResult
 from controller.operator import metrics, scaling
 from controller.operator.analysis import Analysis, analyse, is_drift, params_fingerprint
+from controller.operator.history import DriftHistory, Who
 from controller.operator.logs import get_logger
 from controller.operator.state import StackState
 from controller.stack import StackRunner
@@ -41,6 +42,11 @@ class StackReconciler:
         self.scaling_interval = scaling_interval
         self._seen: dict[str, set[str]] = {}
         """Per stack, keys observed live at some point: evidence a missing one vanished."""
+        self._history: dict[str, DriftHistory] = {}
+        self._corrected: dict[str, list[tuple[str, float]]] = {}
+        """Per stack, drift corrections of the reconcile under way (key, when)."""
+        self.who: Who | None = None
+        """Who changed a resource, from CloudTrail change events (when configured)."""
 
     async def reconcile(self, state: StackState, write: bool) -> float | None:
         """Run one reconcile; returns the requeue delay, or None for an error (backoff)."""
@@ -77,6 +83,7 @@ class StackReconciler:
         metrics.RECONCILE_SECONDS.labels(state.name).observe(elapsed)
         found = analyse(result)
         self._drift(state, found, log, write)
+        self._record(state, found, result)
         self._remember(state, found)
         self._export(state, found)
         await self._scaling(state, result)
@@ -105,6 +112,26 @@ class StackReconciler:
                 )
         state.drift = dict(genuine)
 
+    def _record(self, state: StackState, found: Analysis, result: ReconcileResult) -> None:
+        """Drift history: each drifted field (spec value, live value, who when an event
+        named the resource), then the corrections this reconcile made."""
+        history = self._history.get(state.name)
+        if history is None:
+            history = DriftHistory.from_json(state.name, state.history)
+            self._history[state.name] = history
+        actions = result.plan.by_key()
+        for key, fields in state.drift.items():
+            action = actions.get(key)
+            if action is None:
+                continue
+            pid = action.observed.physical_id if action.observed is not None else ""
+            who = self.who(state.name, pid) if self.who is not None and pid else None
+            changes = [(c.path, c.new, c.old) for c in action.delta.changes if c.path in fields]
+            history.detected(key, changes, who, state.last_reconcile)  # observed then
+        for key, at in self._corrected.pop(state.name, []):
+            history.corrected(key, at)
+        state.history = history.to_json()
+
     def _action_event(self, state: StackState, log: Any, phase: str, report: ActionReport) -> None:
         action = report.action
         fields = {
@@ -120,6 +147,7 @@ class StackReconciler:
         metrics.ACTIONS.labels(state.name, action.kind, verb, "success" if ok else "error").inc()
         if ok and _corrects_drift(state, action):
             metrics.DRIFT_CORRECTED.labels(state.name, action.kind).inc()
+            self._corrected.setdefault(state.name, []).append((action.key, time.time()))
             fields["drift_corrected"] = "true"
         if ok:
             log.info("action_done", elapsed=round(report.elapsed, 3), **fields)

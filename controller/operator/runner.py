@@ -21,6 +21,7 @@ from controller.aws import AwsClients, error_code
 from controller.engine import KindContext, PlanOptions, plan_stack
 from controller.operator import http, metrics
 from controller.operator.config import OperatorConfig
+from controller.operator.drift_events import DriftEvents
 from controller.operator.identity import (
     Claim,
     KeyContent,
@@ -77,6 +78,8 @@ class Operator:
         self.dead: list[str] = []
         self.inflight: dict[str, asyncio.Task[float | None]] = {}
         self.revoked: set[str] = set()
+        self.drift_events: DriftEvents | None = None
+        """CloudTrail change events (with a queue): who changed which stack."""
 
     # ---- spec events -------------------------------------------------------------
 
@@ -211,6 +214,8 @@ class Operator:
             metrics.clear_stack(name)
         managing = [c.key for c in found if self.names.get(c.key) == name]
         state = StackState(name, (managing or [found[0].key])[0])
+        record = (self.recorded or {}).get(name)
+        state.history = list(record.history) if record is not None else []
         self.stacks[name] = state
         return state
 
@@ -598,11 +603,23 @@ class Operator:
             self.guarded("leases", self.lease_loop),
         ]
         if cfg.queue_url:
-            listener = QueueListener(self.clients, cfg.queue_url, self.source)
+            self.drift_events = DriftEvents(self.clients, self._physical_ids, self.queue.add)
+            self.reconciler.who = self.drift_events.who
+            listener = QueueListener(
+                self.clients, cfg.queue_url, self.source, self.drift_events.handle_body
+            )
             loops.append(self.guarded("queue", lambda: listener.run(self.stopping)))
         workers = [self.guarded(f"worker-{i}", self.worker) for i in range(cfg.workers)]
         await self.stopping.wait()
         await self.shutdown(loops, workers, site)
+
+    def _physical_ids(self) -> dict[str, list[str]]:
+        """Per managed stack, the physical ids it last observed (for change events)."""
+        return {
+            name: [r.physical_id for r in state.resources if r.physical_id]
+            for name, state in self.stacks.items()
+            if state.loaded is not None and not state.orphaned and not state.phantom
+        }
 
     async def shutdown(
         self, loops: list[asyncio.Task[None]], workers: list[asyncio.Task[None]], site: Any

@@ -181,10 +181,18 @@ class SpecSource:
 class QueueListener:
     """Consumes S3 event notifications from SQS and wakes the poller for spec keys."""
 
-    def __init__(self, clients: AwsClients, queue_url: str, source: SpecSource) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        queue_url: str,
+        source: SpecSource,
+        on_message: Callable[[str], Awaitable[object]] | None = None,
+    ) -> None:
         self.clients = clients
         self.queue_url = queue_url
         self.source = source
+        self.on_message = on_message
+        """Also given every message body (CloudTrail change events share the queue)."""
         self.log = get_logger(component="queue")
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -203,6 +211,9 @@ class QueueListener:
             messages = reply.get("Messages", [])
             if any(self._relevant(m.get("Body", "")) for m in messages):
                 self.source.wake.set()
+            if self.on_message is not None:
+                for m in messages:
+                    await self.on_message(m.get("Body", ""))
             if messages:
                 await sqs.delete_message_batch(
                     QueueUrl=self.queue_url,

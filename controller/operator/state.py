@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.engine import Observed
 from controller.spec import LoadedSpec
@@ -66,6 +67,8 @@ class StackState:
     """Resolved desired params per resource at the last reconcile (drift vs spec change)."""
     drift: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Resource key -> drifted fields, as last observed."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Drift records (history.DriftHistory.to_json), written as driftHistory."""
     conditions: dict[str, Condition] = field(default_factory=dict)
     written: str = ""
     """Fingerprint of the last status object written to S3."""

@@ -167,6 +167,7 @@ def status_doc(state: StackState, identity: str) -> dict[str, Any]:
         "lastReconcileTime": _iso(state.last_reconcile),
         "lastSuccessTime": _iso(state.last_success),
         "reconcileId": state.reconcile_id or None,
+        "driftHistory": state.history,
     }
 
 

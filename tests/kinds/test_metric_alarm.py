@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from controller.engine import Observed
 from tests.aws import client
-from tests.kinds.compute_desired import ALARM
+from tests.kinds.compute_desired import ALARM, STACK
 from tests.kinds.contract import ContractCase, run_contract
+from tests.kinds.foreign import observe_fresh
 
 
 def _threshold_10(endpoint: str, observed: Observed) -> None:
@@ -28,3 +29,22 @@ def test_metric_alarm_contract(endpoint: str) -> None:
         endpoint, ContractCase([ALARM], "metric_alarm/web-cpu-high", _threshold_10, "threshold")
     )
     assert client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"] == []
+
+
+def test_foreign_alarm_under_the_prefix_is_read_alone(endpoint: str) -> None:
+    from controller.kinds.metric_alarm import MetricAlarm
+
+    client("cloudwatch", endpoint).put_metric_alarm(
+        AlarmName=f"{STACK}-by-hand",
+        MetricName="CPUUtilization",
+        Namespace="AWS/ECS",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=50.0,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "Team", "Value": "other"}],
+    )
+    found, ops = observe_fresh(endpoint, MetricAlarm(), [])
+    assert found == 0
+    assert ops.count("GetResources") == 1 and ops.count("ListTagsForResource") == 1, ops

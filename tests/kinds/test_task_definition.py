@@ -1,8 +1,21 @@
 from __future__ import annotations
 
-from controller.engine import Observed
+import asyncio
+
+from controller.aws import AwsClients, classify
+from controller.engine import (
+    ActionType,
+    Kind,
+    KindContext,
+    Observed,
+    PlanOptions,
+    plan_stack,
+    reconcile_stack,
+)
+from controller.engine.resource import STACK_TAG
+from controller.kinds.task_definition import TaskDefinition
 from tests.aws import client
-from tests.kinds.compute_desired import TASK_DEFINITION
+from tests.kinds.compute_desired import STACK, TASK_DEFINITION
 from tests.kinds.contract import ContractCase, run_contract
 
 
@@ -54,3 +67,31 @@ def test_task_definition_registers_what_it_compares(endpoint: str) -> None:
     }
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     assert td["requiresCompatibilities"] == ["FARGATE"] and td["networkMode"] == "awsvpc"
+
+
+def test_revision_the_tagging_api_does_not_return_is_asked_directly(endpoint: str) -> None:
+    """The stack tag removed by hand: the tagging API no longer returns the revision, so
+    the running process asks ListTagsForResource (not its cached description's tags)
+    and no longer counts the revision as the stack's."""
+    kinds: dict[str, Kind] = {"task_definition": TaskDefinition()}
+    options = PlanOptions(guard_deletions=False)
+    ecs = client("ecs", endpoint)
+
+    async def run() -> None:
+        async with AwsClients(endpoint_url=endpoint) as clients:
+            ctx = KindContext(STACK, "v1", clients, user_tags={"Team": "qa"})
+            res = await reconcile_stack(
+                kinds, ctx, [TASK_DEFINITION], options, write=True, classify=classify
+            )
+            assert res.converged, res.execution
+            (arn,) = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+            ecs.untag_resource(resourceArn=arn, tagKeys=[STACK_TAG])
+            mark = clients.recorder.mark()
+            plan = await plan_stack(kinds, ctx, [TASK_DEFINITION], options)
+            reads = [c.operation for c in clients.recorder.since(mark)]
+            assert reads.count("ListTagsForResource") == 1, reads
+            assert [(a.key, a.type) for a in plan.changes] == [
+                ("task_definition/web", ActionType.CREATE)
+            ]
+
+    asyncio.run(run())
