@@ -21,46 +21,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.common import BIN, free_port, print_table
+from bench.common import BIN, print_table
+from bench.terraform_portal import (
+    DEFAULT_MIRROR,
+    applied_portal,
+    default_terraform_dir,
+    managed_resources,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "terraform-portal.yaml"
 READS = ("Describe", "List", "Get", "Head")
-
-
-def _terraform(workdir: Path, mirror: Path, *args: str) -> str:
-    rc = workdir / "terraform.rc"
-    rc.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n'
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        '  direct { exclude = ["registry.terraform.io/hashicorp/aws"] }\n}\n'
-    )
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "CHECKPOINT_DISABLE": "1"}
-    proc = subprocess.run(
-        ["terraform", *args], cwd=workdir / "tf", env=env, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"terraform {args[0]} failed:\n{proc.stderr[-2000:]}")
-    return proc.stdout
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _stackop(endpoint: str, log: Path, *args: str) -> tuple[int, float, list[dict[str, Any]]]:
@@ -87,15 +64,7 @@ def _stackop(endpoint: str, log: Path, *args: str) -> tuple[int, float, list[dic
 
 
 def measure(endpoint: str, state: Path, work: Path) -> None:
-    doc = json.loads(state.read_text())
-    resources: list[dict[str, Any]] = []
-
-    def walk(module: dict[str, Any]) -> None:
-        resources.extend(r for r in module.get("resources", []) if r.get("mode") == "managed")
-        for child in module.get("child_modules", []):
-            walk(child)
-
-    walk(doc["values"]["root_module"])
+    resources = managed_resources(json.loads(state.read_text()))
     secret = next(r for r in resources if r["type"] == "aws_secretsmanager_secret")
     spec_doc = yaml.safe_load(SPEC.read_text())
     for svc in spec_doc["spec"]["services"]:
@@ -143,8 +112,8 @@ def measure(endpoint: str, state: Path, work: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--terraform-dir", type=Path, default=Path("/work/shared/terraform-portal"))
-    parser.add_argument("--mirror", type=Path, default=Path("/opt/tf-plugins"))
+    parser.add_argument("--terraform-dir", type=Path, default=default_terraform_dir())
+    parser.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR)
     parser.add_argument("--endpoint")
     parser.add_argument("--state", type=Path)
     args = parser.parse_args()
@@ -153,45 +122,9 @@ def main() -> None:
         if args.endpoint and args.state:
             measure(args.endpoint, args.state, work)
             return
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                str(args.terraform_dir / "moto_server_shim.py"),
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            endpoint = f"http://127.0.0.1:{port}"
-            _wait(endpoint)
-            shutil.copytree(
-                args.terraform_dir,
-                work / "tf",
-                ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*"),
-            )
-            _terraform(work, args.mirror, "init", "-input=false", "-no-color")
-            started = time.perf_counter()
-            _terraform(
-                work,
-                args.mirror,
-                "apply",
-                "-auto-approve",
-                "-input=false",
-                "-no-color",
-                f"-var=aws_endpoint={endpoint}",
-            )
-            print(f"terraform apply: {time.perf_counter() - started:.0f}s (not measured)")
-            state = work / "state.json"
-            state.write_text(_terraform(work, args.mirror, "show", "-json", "-no-color"))
-            measure(endpoint, state, work)
-        finally:
-            server.terminate()
-            server.wait(10)
+        with applied_portal(args.terraform_dir, args.mirror, work) as applied:
+            print(f"terraform apply: {applied.apply_seconds:.0f}s (not measured)")
+            measure(applied.endpoint, applied.state, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

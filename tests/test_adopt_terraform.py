@@ -11,10 +11,7 @@ and corrects an injected drift.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,15 +22,21 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.terraform_portal import (
+    DEFAULT_MIRROR,
+    applied_portal,
+    default_terraform_dir,
+    managed_resources,
+    provider_dir,
+    terraform,
+)
 from tests.aws import client
-from tests.conftest import ROOT, free_port, run_stackop, wait_http
+from tests.conftest import ROOT, run_stackop
 from tests.operator_harness import Operator, converged, make_bucket, push_text, value, wait_for
 
-TERRAFORM_DIR = ROOT.parent / "shared" / "terraform-portal"
-if not TERRAFORM_DIR.exists():
-    TERRAFORM_DIR = Path("/work/shared/terraform-portal")
-PROVIDER_MIRROR = Path(os.environ.get("STACKOP_TF_MIRROR", "/opt/tf-plugins"))
-PROVIDER = PROVIDER_MIRROR / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0"
+TERRAFORM_DIR = default_terraform_dir()
+PROVIDER_MIRROR = DEFAULT_MIRROR
+PROVIDER = provider_dir(PROVIDER_MIRROR)
 SPEC = ROOT / "tests" / "specs" / "terraform-portal.yaml"
 STACK = "cop"
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
@@ -63,92 +66,30 @@ class Portal:
     secret_arn: str
 
 
-def _terraform(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    rc = workdir / "terraform.rc"
-    rc.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path = "{PROVIDER_MIRROR}"\n'
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        '  direct { exclude = ["registry.terraform.io/hashicorp/aws"] }\n}\n'
-    )
-    env = {
-        **os.environ,
-        "TF_CLI_CONFIG_FILE": str(rc),
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-    }
-    proc = subprocess.run(
-        ["terraform", *args],
-        cwd=workdir / "tf",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def _resources(state: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def walk(module: dict[str, Any]) -> None:
-        out.extend(module.get("resources", []))
-        for child in module.get("child_modules", []):
-            walk(child)
-
-    walk(state["values"]["root_module"])
-    return out
+def _terraform(workdir: Path, *args: str) -> str:
+    return terraform(workdir, PROVIDER_MIRROR, *args)
 
 
 @pytest.fixture(scope="module")
 def portal() -> Iterator[Portal]:
     workdir = Path(tempfile.mkdtemp(prefix="adopt-tf-"))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(TERRAFORM_DIR / "moto_server_shim.py"),
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_http(f"{endpoint}/moto-api/")
-        shutil.copytree(
-            TERRAFORM_DIR,
-            workdir / "tf",
-            ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", "*.tfplan"),
-        )
-        _terraform(workdir, "init", "-input=false", "-no-color")
-        _terraform(
-            workdir,
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            f"-var=aws_endpoint={endpoint}",
-        )
-        shown = _terraform(workdir, "show", "-json", "-no-color")
-        state = workdir / "state.json"
-        state.write_text(shown.stdout)
-        resources = _resources(json.loads(shown.stdout))
-        secret = next(r for r in resources if r["type"] == "aws_secretsmanager_secret")
-        db = client("rds", endpoint).describe_db_instances()["DBInstances"]
-        assert [d["DBInstanceIdentifier"] for d in db] == ["cop-postgres"]
-        spec = workdir / "cop.yaml"
-        spec.write_text(_spec_with_secret(secret["values"]["arn"]))
-        yield Portal(
-            endpoint, state, spec, workdir, db[0]["InstanceCreateTime"], secret["values"]["arn"]
-        )
+        with applied_portal(TERRAFORM_DIR, PROVIDER_MIRROR, workdir) as applied:
+            resources = managed_resources(json.loads(applied.state.read_text()))
+            secret = next(r for r in resources if r["type"] == "aws_secretsmanager_secret")
+            db = client("rds", applied.endpoint).describe_db_instances()["DBInstances"]
+            assert [d["DBInstanceIdentifier"] for d in db] == ["cop-postgres"]
+            spec = workdir / "cop.yaml"
+            spec.write_text(_spec_with_secret(secret["values"]["arn"]))
+            yield Portal(
+                applied.endpoint,
+                applied.state,
+                spec,
+                workdir,
+                db[0]["InstanceCreateTime"],
+                secret["values"]["arn"],
+            )
     finally:
-        server.terminate()
-        server.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -273,7 +214,7 @@ def test_terraform_portal_is_adopted_in_place_and_kept_converged(
     assert "aws_db_instance.main" in addresses and "aws_route.public_default" in addresses
     assert 'module.service["gateway"].aws_iam_role_policy.execution' not in addresses
     _terraform(portal.workdir, "state", "rm", *addresses)
-    left = set(_terraform(portal.workdir, "state", "list").stdout.split())
+    left = set(_terraform(portal.workdir, "state", "list").split())
     assert left == set(_untouched(out)), left ^ set(_untouched(out))
     assert any(".aws_iam_role.execution" in a for a in left)  # Terraform's, at path /
 

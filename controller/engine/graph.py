@@ -66,15 +66,16 @@ def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list
     return waves
 
 
-def _strings(value: Any) -> Iterable[str]:
+def strings_in(value: Any) -> Iterable[str]:
+    """Every string anywhere inside `value` (mappings, lists and tuples walked)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def observed_referrers(observed: Mapping[str, Observed]) -> dict[str, set[str]]:
@@ -85,12 +86,12 @@ def observed_referrers(observed: Mapping[str, Observed]) -> dict[str, set[str]]:
     """
     owner_of: dict[str, str] = {}
     for key, obs in observed.items():
-        for value in _strings(obs.outputs):
+        for value in strings_in(obs.outputs):
             if len(value) >= 8:
                 owner_of.setdefault(value, key)
     referrers: dict[str, set[str]] = {key: set() for key in observed}
     for key, obs in observed.items():
-        for value in _strings(obs.fields):
+        for value in strings_in(obs.fields):
             target = owner_of.get(value)
             if target is not None and target != key:
                 referrers[target].add(key)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.engine.graph import strings_in
 from controller.engine.kind import ClientSource
 from controller.operator.logs import get_logger
 from controller.operator.metrics import DRIFT_EVENTS
@@ -77,19 +78,8 @@ def parse_change(body: str | Mapping[str, Any]) -> ChangeEvent | None:
     )
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
-
-
 def _identifiers(value: Any) -> Iterator[str]:
-    for text in _strings(value):
+    for text in strings_in(value):
         if len(text) >= _MIN_ID:
             yield text
             if text.startswith("arn:"):
