@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controller.adopt.names import apply_names, apply_overrides
+from controller.adopt.names import NamesError, apply_names, apply_overrides
 from controller.aws import AwsClients, classify
 from controller.engine import (
     DesiredResource,
@@ -26,7 +26,10 @@ from controller.spec import LoadedSpec
 def desired_resources(loaded: LoadedSpec) -> list[DesiredResource]:
     """The rendered resources, with the names and settings the spec overrides."""
     body = loaded.spec.spec
-    return apply_overrides(apply_names(render(loaded.spec), body.names), body.overrides)
+    try:
+        return apply_overrides(apply_names(render(loaded.spec), body.names), body.overrides)
+    except NamesError as exc:
+        raise NamesError(f"{loaded.source}: {exc}") from None
 
 
 def plan_options(loaded: LoadedSpec) -> PlanOptions:

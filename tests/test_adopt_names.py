@@ -309,7 +309,7 @@ def test_spec_names_and_overrides_that_name_nothing_are_one_line_errors(
         spec.write_text(yaml.safe_dump(doc, sort_keys=False))
         out = run_stackop("plan", str(spec), endpoint=endpoint)
         assert out.returncode == 1
-        assert out.stderr.strip().splitlines() == [f"error: NamesError: {message}"], out.stderr
+        assert out.stderr.strip().splitlines() == [f"error: {spec}: {message}"], out.stderr
 
 
 def test_an_empty_untagged_bucket_of_ours_is_not_taken_one_with_objects_is(

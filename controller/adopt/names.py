@@ -19,12 +19,13 @@ from typing import Any
 
 from controller.adopt.lookup import NAME_PARAMS
 from controller.engine import DesiredResource, Ref
+from controller.usererrors import UserError
 
 REF = re.compile(r"^\$\{([a-z_]+)/([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
 
 
-class NamesError(ValueError):
-    """A `spec.names` or `spec.overrides` entry that names nothing."""
+class NamesError(UserError, ValueError):
+    """A `spec.names` or `spec.overrides` entry that names nothing (the user's to fix)."""
 
 
 def _matches(key: str, pattern: str) -> bool:
