@@ -22,6 +22,7 @@ AWS_COMMANDS = {
     "status": ["status"],
     "push": ["push", str(PORTAL)],
     "run": ["run", "--port", "0"],
+    "history": ["history", "portal"],
 }
 
 

@@ -230,9 +230,36 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from controller.operator.history import cmd_history as history
+    """Print a stack's drift history from status/<stack>.json in the spec bucket."""
+    from controller.operator.history import DriftHistory, render
+    from controller.operator.status import status_key
 
-    return history(args)
+    bucket = _need_bucket(args)
+
+    async def read() -> Any:
+        from controller.aws import error_code, is_not_found
+
+        async with _cli_clients(args) as clients:
+            s3 = await clients.client("s3")
+            try:
+                obj = await s3.get_object(Bucket=bucket, Key=status_key(args.stack))
+            except Exception as exc:
+                if is_not_found(exc) and error_code(exc) != "NoSuchBucket":
+                    return None
+                raise
+            async with obj["Body"] as body:
+                return json.loads(await body.read())
+
+    doc = asyncio.run(read())
+    if doc is None:
+        print(f"error: no status for stack {args.stack} in s3://{bucket}", file=sys.stderr)
+        return 1
+    history = DriftHistory.from_json(args.stack, doc.get("driftHistory"))
+    if args.json:
+        print(json.dumps(history.to_json(), indent=2))
+    else:
+        print(render(args.stack, list(history.records)))
+    return 0
 
 
 COMMANDS = {"run": cmd_run, "push": cmd_push, "status": cmd_status, "history": cmd_history}

@@ -8,9 +8,7 @@ The latest correction per field is also a gauge for the dashboard's table panel.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -152,42 +150,3 @@ def render(stack: str, records: list[DriftRecord]) -> str:
             f"corrected {_when(r.corrected_at)}{took}"
         )
     return "\n".join(lines)
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    """Print a stack's drift history from status/<stack>.json in the spec bucket."""
-    import asyncio
-
-    from controller.operator.status import status_key
-
-    if not args.bucket:
-        print("error: no spec bucket (--bucket or STACKOP_BUCKET)", file=sys.stderr)
-        return 1
-
-    async def read() -> Any:
-        from controller.aws import AwsClients, is_not_found
-
-        async with AwsClients(args.region, args.endpoint_url) as clients:
-            s3 = await clients.client("s3")
-            try:
-                obj = await s3.get_object(Bucket=args.bucket, Key=status_key(args.stack))
-            except Exception as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-            return json.loads(await obj["Body"].read())
-
-    try:
-        doc = asyncio.run(read())
-    except Exception as exc:
-        print(f"error: cannot read the status of {args.stack}: {exc}", file=sys.stderr)
-        return 1
-    if doc is None:
-        print(f"error: no status for stack {args.stack} in s3://{args.bucket}", file=sys.stderr)
-        return 1
-    history = DriftHistory.from_json(args.stack, doc.get("driftHistory"))
-    if args.json:
-        print(json.dumps(history.to_json(), indent=2))
-    else:
-        print(render(args.stack, list(history.records)))
-    return 0
