@@ -91,9 +91,9 @@ def operator_actions(events: bool) -> tuple[str, ...]:
         "cloudwatch:GetMetricData",
         "elasticloadbalancing:DescribeTargetHealth",
     )
-    # with events, CloudTrail change events arrive too: ours (GetCallerIdentity, which
-    # AWS allows without a grant) are told apart from others'
-    queue = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sts:GetCallerIdentity")
+    # with events, CloudTrail change events arrive too: ours are told apart from others'
+    # by GetCallerIdentity, which AWS allows without a grant
+    queue = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
     return (*base, *queue) if events else base
 
 
@@ -128,7 +128,6 @@ def _operator_statements(t: Target) -> list[Statement]:
     ]
     if t.queue_arn:
         out.append(_stmt("SpecEvents", ["sqs:ReceiveMessage", "sqs:DeleteMessage"], t.queue_arn))
-        out.append(_stmt("WhoAmI", ["sts:GetCallerIdentity"]))
     return out
 
 

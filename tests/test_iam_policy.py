@@ -76,7 +76,6 @@ def test_writes_are_scoped_to_owned_resources_where_aws_supports_it() -> None:
                 "ObserveStackResources",
                 "ScalingMetrics",
                 "NoTagConditionSupport",
-                "WhoAmI",
             }
 
 

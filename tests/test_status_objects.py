@@ -32,16 +32,21 @@ def readyz(op: Operator) -> tuple[int, str]:
 
 
 def test_readyz_names_a_missing_bucket(endpoint: str, tmp_path: Path) -> None:
-    bucket = "stackop-never-created"
+    """A bucket missing at start stops `stackop run` in one line (tests/test_cli_errors.py);
+    one deleted under a running operator is named by /readyz until it is back."""
+    bucket = "stackop-deleted-later"
+    make_bucket(endpoint, bucket)
     op = Operator(endpoint, bucket, tmp_path, "op-nobucket")
     try:
         op.start(poll=1)
+        wait_for(lambda: readyz(op)[0] == 200, 10, "/readyz ok with the bucket")
+        aws(endpoint, "s3api", "delete-bucket", "--bucket", bucket)
         code, body = wait_for(
             lambda: (r := readyz(op)) and "NoSuchBucket" in r[1] and r, 10, "/readyz's reason"
         )
         assert code == 503
         assert body.strip() == f"spec bucket {bucket} does not exist (NoSuchBucket)"
-        make_bucket(endpoint, bucket)  # created late: ready on the next listing
+        make_bucket(endpoint, bucket)  # back: ready on the next listing
         wait_for(lambda: readyz(op)[0] == 200, 10, "/readyz ok once the bucket exists")
     finally:
         stop_all([op])

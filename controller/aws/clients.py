@@ -18,6 +18,15 @@ from controller.testhooks import fault_injector
 DEFAULT_REGION = "us-east-1"
 
 
+VERSIONED_READ = "stackop_versioned_read"
+
+
+def _note_versioned_read(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """A GetObject naming a VersionId needs s3:GetObjectVersion: mark it for the call log."""
+    if params.get("VersionId"):
+        context[VERSIONED_READ] = True
+
+
 class AwsClients:
     """Creates clients lazily, once each; records every call they make."""
 
@@ -66,6 +75,9 @@ class AwsClients:
                     f"response-received.{service_id}.*",
                     functools.partial(self._on_response, service),
                 )
+                client.meta.events.register(
+                    f"provide-client-params.{service_id}.GetObject", _note_versioned_read
+                )
                 if self._faults is not None:
                     self._faults.register(client)
                 self._clients[service] = client
@@ -73,6 +85,8 @@ class AwsClients:
 
     def _on_response(self, service: str, **kwargs: Any) -> None:
         operation = str(kwargs.get("event_name", "")).rsplit(".", 1)[-1]
+        if (kwargs.get("context") or {}).get(VERSIONED_READ):
+            operation = "GetObjectVersion"  # what IAM authorises: counted as such
         self.recorder.record(
             service, operation, outcome_of(kwargs.get("parsed_response"), kwargs.get("exception"))
         )
