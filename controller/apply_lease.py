@@ -18,9 +18,10 @@ import time
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from controller.aws import AwsClients
+from controller.operator import lease_doc
 from controller.operator.leases import LeaseManager
 
 T = TypeVar("T")
@@ -44,27 +45,22 @@ def apply_identity() -> str:
 
 
 def describe_lease(body: bytes, now: float | None = None) -> str:
-    """The holder and expiry in a lease object's bytes, for a one-line message."""
-    now = time.time() if now is None else now
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return "an unreadable lease object (not JSON)"
-    if not isinstance(data, dict):
-        return f"an unreadable lease object (a JSON {type(data).__name__})"
-    holder = str(data.get("holder") or "")[:80] or "nobody"
-    raw_expiry: Any = data.get("expiresAt")
-    try:
-        expires = float(raw_expiry)
-    except (TypeError, ValueError, OverflowError):
-        return f"holder {holder!r} with an unreadable expiresAt {raw_expiry!r}"
+    """The holder and expiry in a lease object's bytes, for a one-line message.
+
+    Whether the bytes are a lease at all is the operator's rule (lease_doc.parse), so apply
+    and the operator never disagree about a garbage object.
+    """
+    holder, problem, _ = lease_doc.parse(body)
+    if holder is None:
+        return f"an unreadable lease object ({problem})"
+    expires = float(json.loads(body)["expiresAt"])  # parse checked it is a finite number
     try:
         at = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
-        return f"holder {holder!r} with an impossible expiresAt {raw_expiry!r}"
-    left = expires - now
+        return f"holder {lease_doc.describe(holder or 'nobody')!r} with an impossible expiresAt"
+    left = expires - (time.time() if now is None else now)
     when = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
-    return f"holder {holder!r}, {when} ({at})"
+    return f"holder {lease_doc.describe(holder or 'nobody')!r}, {when} ({at})"
 
 
 def _error(exc: BaseException) -> str:
