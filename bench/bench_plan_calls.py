@@ -6,8 +6,11 @@
 For each variant: converge it against a fresh moto server, then measure --runs
 in-process no-change plans with warm clients and kinds (the operator's resync cycle:
 calls, median seconds) and --runs `stackop plan` processes (process start included:
-calls, median and best seconds). Budgets (DESIGN.md): <= 40 calls for the portal, 90
-services <= 1.5x the calls of 9; `stackop plan` <= 1.2 s, resync cycle <= 0.3 s.
+calls, median and best seconds), cold (no bucket) and with `--bucket` (starting from
+the operator's memory in status/<stack>.json: the bench puts there what the warm
+runner remembers, in the shape the operator writes). Budgets (DESIGN.md, issue 12):
+<= 40 calls for the portal, 90 services <= 1.5x the calls of 9; a fresh plan <= 45
+calls and <= 1.2x the cycle; `stackop plan` <= 1.0 s, resync cycle <= 0.3 s.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bench.common import (
     BIN,
@@ -35,14 +39,18 @@ from bench.common import (
     write_spec,
 )
 from controller.aws import AwsClients
+from controller.operator.status import status_key
 from controller.spec import load_spec_file
 from controller.stack import StackRunner
+
+BUCKET = "bench-status"
 
 
 async def converge_and_measure(
     endpoint: str, spec_path: Path, runs: int
-) -> tuple[int, float, Counter[str], bool]:
-    """Converge, then `runs` no-change plans: (calls, median seconds, calls by op, clean)."""
+) -> tuple[int, float, Counter[str], bool, dict[str, Any]]:
+    """Converge, then `runs` no-change plans: (calls, median seconds, calls by op, clean,
+    what the warm runner remembers)."""
     loaded = load_spec_file(spec_path)
     async with AwsClients(endpoint_url=endpoint) as clients:
         runner = StackRunner(clients)
@@ -59,11 +67,24 @@ async def converge_and_measure(
             times.append(time.perf_counter() - started)
             counts = clients.recorder.counts(mark)
             clean = clean and plan.in_sync
-    return sum(counts.values()), statistics.median(times), counts, clean
+        memory = runner.remember(loaded.name)
+    return sum(counts.values()), statistics.median(times), counts, clean, memory
+
+
+async def put_memory(endpoint: str, stack: str, memory: dict[str, Any]) -> None:
+    """status/<stack>.json as the operator writes it (the fields plan reads)."""
+    async with AwsClients(endpoint_url=endpoint) as clients:
+        s3 = await clients.client("s3")
+        await s3.create_bucket(Bucket=BUCKET)
+        await s3.put_object(
+            Bucket=BUCKET,
+            Key=status_key(stack),
+            Body=json.dumps({"stack": stack, "memory": memory}).encode(),
+        )
 
 
 def cli_plan(
-    endpoint: str, spec: Path, runs: int, tmp: str
+    endpoint: str, spec: Path, runs: int, tmp: str, *extra: str
 ) -> tuple[Counter[str], float, float, bool]:
     """`stackop plan` processes: (calls of one by operation, median s, best s, all exit 0)."""
     log = Path(tmp) / "calls.jsonl"
@@ -73,7 +94,7 @@ def cli_plan(
         log.unlink(missing_ok=True)
         started = time.perf_counter()
         proc = subprocess.run(
-            [str(BIN / "stackop"), "--endpoint-url", endpoint, "plan", str(spec)],
+            [str(BIN / "stackop"), "--endpoint-url", endpoint, *extra, "plan", str(spec)],
             capture_output=True,
             text=True,
             env=env,
@@ -100,6 +121,7 @@ def main() -> None:
     rows = []
     details: dict[str, Counter[str]] = {}
     cli_details: dict[str, Counter[str]] = {}
+    cold_details: dict[str, Counter[str]] = {}
     calls_by_services: dict[int, int] = {}
     load_before = os.getloadavg()[0]
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
@@ -110,22 +132,29 @@ def main() -> None:
                     data = network_only(data)
                 spec = write_spec(data, Path(tmp) / f"s{services}-{azs}.yaml")
                 reset(endpoint)
-                calls, seconds, counts, clean = asyncio.run(
+                calls, seconds, counts, clean, memory = asyncio.run(
                     converge_and_measure(endpoint, spec, args.runs)
                 )
-                cli_calls, cli_median, cli_best, cli_ok = cli_plan(endpoint, spec, args.runs, tmp)
+                cold, cold_median, cold_best, cold_ok = cli_plan(endpoint, spec, args.runs, tmp)
+                asyncio.run(put_memory(endpoint, load_spec_file(spec).name, memory))
+                cli_calls, cli_median, cli_best, cli_ok = cli_plan(
+                    endpoint, spec, args.runs, tmp, "--bucket", BUCKET
+                )
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts
                 cli_details[label] = cli_calls
+                cold_details[label] = cold
                 calls_by_services.setdefault(services, calls)
                 rows.append(
                     [
                         label,
                         calls,
                         f"{seconds:.3f}",
+                        sum(cold.values()),
+                        f"{cold_median:.2f} / {cold_best:.2f}",
                         sum(cli_calls.values()),
                         f"{cli_median:.2f} / {cli_best:.2f}",
-                        "yes" if clean and cli_ok else "NO",
+                        "yes" if clean and cli_ok and cold_ok else "NO",
                     ]
                 )
     scope = "networking part" if args.network_only else "whole stack"
@@ -138,8 +167,10 @@ def main() -> None:
             "variant",
             "cycle calls",
             "cycle s (median)",
-            "stackop plan calls",
-            "stackop plan s (median / best)",
+            "plan calls (cold)",
+            "plan s (cold)",
+            "plan --bucket calls",
+            "plan --bucket s (median / best)",
             "clean",
         ],
         rows,
@@ -148,15 +179,17 @@ def main() -> None:
         ratio = calls_by_services[90] / calls_by_services[9]
         print(f"\n90 services / 9 services: {ratio:.2f}x the calls (budget 1.5x)")
     for label, counts in details.items():
-        fresh = sum(cli_details[label].values()) / max(1, sum(counts.values()))
-        print(f"{label}: stackop plan / cycle = {fresh:.2f}x the calls")
+        cycle = max(1, sum(counts.values()))
+        warm = sum(cli_details[label].values()) / cycle
+        cold_ratio = sum(cold_details[label].values()) / cycle
+        print(f"{label}: stackop plan / cycle = {warm:.2f}x the calls ({cold_ratio:.2f}x cold)")
     if args.by_operation:
         for label, counts in details.items():
-            ops = sorted(set(counts) | set(cli_details[label]))
+            ops = sorted(set(counts) | set(cli_details[label]) | set(cold_details[label]))
             print(f"\n{label}:")
             print_table(
-                ["operation", "cycle calls", "stackop plan calls"],
-                [[op, counts[op], cli_details[label][op]] for op in ops],
+                ["operation", "cycle calls", "plan calls (cold)", "plan --bucket calls"],
+                [[op, counts[op], cold_details[label][op], cli_details[label][op]] for op in ops],
             )
 
 

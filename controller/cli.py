@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-out", "--out", metavar="FILE", help="save the plan for `stackop apply FILE`")
+    p.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="read everything from AWS, not starting from the operator's readings in "
+        "the --bucket's status object",
+    )
     p = sub.add_parser("apply", help="converge a stack once (SPEC, or a plan file from plan -out)")
     p.add_argument("spec", metavar="SPEC_OR_PLAN")
     p.add_argument("--max-passes", type=int, default=10)
@@ -106,7 +112,13 @@ async def _plan(args: argparse.Namespace, loaded: LoadedSpec) -> int:
     from controller.stack import StackRunner
 
     async with AwsClients(args.region, args.endpoint_url) as clients:
-        plan = await StackRunner(clients).plan(loaded)
+        runner = StackRunner(clients)
+        if args.bucket and not args.no_memory and not args.out:  # a saved plan reads all
+            from controller import planmemory
+
+            recalled = await planmemory.recall(clients, runner, args.bucket, loaded.name)
+            print(recalled.note, file=sys.stderr)
+        plan = await runner.plan(loaded)
         taken = await collisions.preflight(StackRunner(clients), loaded, plan)
     if args.out:
         from controller import planfile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.adopt.names import NamesError, apply_names, apply_overrides
 from controller.aws import AwsClients, classify
@@ -81,3 +82,24 @@ class StackRunner:
             classify=classify,
             known=known,
         )
+
+    def remember(self, stack: str) -> dict[str, Any]:
+        """{kind: memory} of what this process read for `stack` (see Kind.remember)."""
+        found = {name: kind.remember(stack) for name, kind in self.kinds.items()}
+        return {name: memory for name, memory in sorted(found.items()) if memory is not None}
+
+    def recall(self, stack: str, memory: Any, age_offset: float) -> int:
+        """Start from another process's `remember` output; returns the entries taken."""
+        if not isinstance(memory, Mapping):
+            return 0
+        return sum(
+            kind.recall(stack, memory[name], age_offset)
+            for name, kind in self.kinds.items()
+            if name in memory
+        )
+
+    def forget(self, stack: str, names: Iterable[str]) -> None:
+        """A change event named these: every kind reads them afresh."""
+        named = frozenset(names)
+        for kind in self.kinds.values():
+            kind.forget(stack, named)

@@ -185,3 +185,18 @@ class Kind(ABC):
     def check_update(self, desired: Resolved, observed: Observed, delta: Delta) -> str | None:
         """A reason this in-place update must be held (the cloud would refuse it), or None."""
         return None
+
+    def remember(self, stack: str) -> Any:
+        """What this process read for `stack` that a later process may start from
+        (JSON-able; None: nothing). The operator keeps it in the stack's status object."""
+        return None
+
+    def recall(self, stack: str, memory: Any, age_offset: float) -> int:
+        """Start from `remember`'s output of another process, exported `age_offset`
+        seconds ago. The kind checks every entry (the object may be anything) and reads
+        afresh whatever it cannot trust. Returns how many entries it took."""
+        return 0
+
+    def forget(self, stack: str, names: frozenset[str]) -> None:
+        """A change event named these ids, names or ARNs: read them afresh next time."""
+        return None

@@ -15,10 +15,17 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
 from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
 from controller.kinds.stack_tags import GET_RESOURCES, tags_of
-from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
+from controller.kinds.tags_common import (
+    RemembersTags,
+    TagCache,
+    desired_tags,
+    ignore_not_found,
+    tag_list,
+    tag_map,
+)
 
 
-class EcrRepository(Kind):
+class EcrRepository(RemembersTags, Kind):
     name = "ecr_repository"
     service = "ecr"
     iam_actions = (

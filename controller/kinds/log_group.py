@@ -15,7 +15,7 @@ from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.kind import DeletionMode
 from controller.kinds.compute_common import RETAIN_NOTE, RETAIN_TAG
 from controller.kinds.stack_tags import GET_RESOURCES, tags_of
-from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found
+from controller.kinds.tags_common import RemembersTags, TagCache, desired_tags, ignore_not_found
 
 
 def _arn(group: dict[str, Any]) -> str:
@@ -23,7 +23,7 @@ def _arn(group: dict[str, Any]) -> str:
     return arn.removesuffix(":*")
 
 
-class LogGroup(Kind):
+class LogGroup(RemembersTags, Kind):
     name = "log_group"
     service = "logs"
     iam_actions = (

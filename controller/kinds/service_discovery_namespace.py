@@ -15,10 +15,10 @@ from controller.aws.errors import is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
 from controller.kinds.stack_tags import GET_RESOURCES, tags_of
-from controller.kinds.tags_common import TagCache, desired_tags, tag_list, tag_map
+from controller.kinds.tags_common import RemembersTags, TagCache, desired_tags, tag_list, tag_map
 
 
-class ServiceDiscoveryNamespace(Kind):
+class ServiceDiscoveryNamespace(RemembersTags, Kind):
     name = "service_discovery_namespace"
     service = "servicediscovery"
     iam_actions = (

@@ -14,7 +14,14 @@ from typing import Any
 from controller.engine import UNKNOWN, Delta, Kind, KindContext, Observed, Resolved
 from controller.engine.errors import Retryable
 from controller.kinds.stack_tags import GET_RESOURCES, tags_of
-from controller.kinds.tags_common import TagCache, desired_tags, ignore_not_found, tag_list, tag_map
+from controller.kinds.tags_common import (
+    RemembersTags,
+    TagCache,
+    desired_tags,
+    ignore_not_found,
+    tag_list,
+    tag_map,
+)
 
 
 def _dns(p: Any) -> dict[str, Any]:
@@ -24,7 +31,7 @@ def _dns(p: Any) -> dict[str, Any]:
     }
 
 
-class ServiceDiscoveryService(Kind):
+class ServiceDiscoveryService(RemembersTags, Kind):
     name = "service_discovery_service"
     service = "servicediscovery"
     iam_actions = (

@@ -101,3 +101,69 @@ class TagCache:
 
     def merge(self, arn: str, created: str, tags: Mapping[str, str]) -> None:
         self._tags[(arn, created)] = {**self._tags.get((arn, created), {}), **tags}
+
+    def export(self, stack: str) -> list[dict[str, Any]]:
+        """The entries of `stack`'s resources (by their stack tag), JSON-able."""
+        return [
+            {"arn": arn, "created": created, "tags": dict(tags)}
+            for (arn, created), tags in sorted(self._tags.items())
+            if tags.get(STACK_TAG) == stack
+        ]
+
+    def load(self, stack: str, entries: Any) -> int:
+        """Take `export`ed entries of another process: only well-formed ones tagged for
+        `stack`, never replacing one this process read. They count only for the exact
+        (ARN, creation time): a resource recreated under the ARN is read afresh."""
+        if not isinstance(entries, list) or len(entries) > MAX_CACHED:
+            return 0
+        taken = 0
+        for entry in entries:
+            parsed = _cache_entry(entry)
+            if parsed is None or parsed[2].get(STACK_TAG) != stack or parsed[:2] in self._tags:
+                continue
+            self._tags[parsed[:2]] = parsed[2]
+            taken += 1
+        return taken
+
+    def forget(self, names: frozenset[str]) -> None:
+        """Drop the entries of ARNs named (or whose last part is named): read afresh."""
+        for key in [k for k in self._tags if k[0] in names or _arn_tail(k[0]) in names]:
+            del self._tags[key]
+
+
+MAX_CACHED = 5000
+
+
+def _cache_entry(entry: Any) -> tuple[str, str, dict[str, str]] | None:
+    if not isinstance(entry, Mapping):
+        return None
+    arn, created, tags = entry.get("arn"), entry.get("created"), entry.get("tags")
+    if not (isinstance(arn, str) and arn.startswith("arn:") and isinstance(created, str)):
+        return None
+    if not created:  # no creation time: a recreated resource could not be told apart
+        return None
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        return None
+    return arn, created, dict(tags)
+
+
+def _arn_tail(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+class RemembersTags:
+    """Kind hooks (remember, recall, forget) for a kind whose TagCache is `_tags`."""
+
+    _tags: TagCache
+
+    def remember(self, stack: str) -> Any:
+        return self._tags.export(stack) or None
+
+    def recall(self, stack: str, memory: Any, age_offset: float) -> int:
+        # ownership tags are ours and nobody else's to change: age does not matter
+        return self._tags.load(stack, memory)
+
+    def forget(self, stack: str, names: frozenset[str]) -> None:
+        self._tags.forget(names)

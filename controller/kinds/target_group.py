@@ -1,9 +1,13 @@
 """Target group per routed service: ip targets, health check, deregistration delay.
 
 The deregistration delay is a target group attribute, and ELB has no batched read of
-attributes: observe reads them with one DescribeTargetGroupAttributes per group (all at
-once), so an out-of-band change is seen. That is the one read of this kind that grows
-with the number of services (9 calls a cycle for the portal).
+attributes: one DescribeTargetGroupAttributes per group. Observe reads it on a rotation
+(engine.memory.Readings): a group never read, one a change event named (`forget`), one
+whose reading is older than 5 minutes, and the oldest tenth of the rest each pass. A
+reading that differs from the spec is read again before it counts, so a stale reading
+never makes a change: at worst an out-of-band change is seen a few passes late (at
+once with `--events`). The portal pays 1 call a pass instead of 9; a fresh process
+starts from the operator's readings (`remember` / `recall`, via the status object).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved
+from controller.engine.memory import Readings
 from controller.kinds.elbv2_common import (
     TREE_ACTIONS,
     owned_from,
@@ -56,6 +61,10 @@ def _health_check_args(hc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _is_delay(value: Any) -> bool:
+    return value is None or (type(value) is int and 0 <= value <= 3600)
+
+
 def _delay_of(resp: Mapping[str, Any] | None) -> int | None:
     """The deregistration delay in a (Describe|Modify)TargetGroupAttributes response."""
     attributes = {a["Key"]: a.get("Value") for a in (resp or {}).get("Attributes", [])}
@@ -81,6 +90,9 @@ class TargetGroup(Kind):
     # so a change of the naming scheme does not replace groups that listeners still use.
     ignore_fields = frozenset({"name"})
 
+    def __init__(self) -> None:
+        self._delays = Readings()
+
     async def _owned(self, ctx: KindContext) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
         return await owned_items(ctx, await read_target_groups(ctx), "TargetGroupArn")
 
@@ -88,20 +100,41 @@ class TargetGroup(Kind):
         params = params_by_id(desired)
         tree = await stack_tree(ctx)
         owned = owned_from(ctx, tree.target_groups, "TargetGroupArn", tree.tags)
-        delays = await asyncio.gather(
-            *(self._read_delay(ctx, tg["TargetGroupArn"]) for tg, _ in owned.values())
-        )
+        arn_of = {lid: tg["TargetGroupArn"] for lid, (tg, _) in owned.items()}
+        self._delays.keep_only(ctx.stack, arn_of.values())
+        due = self._delays.due(ctx.stack, arn_of.values())
+        # a reading that says the group drifted is checked before it counts
+        due |= {
+            arn
+            for lid, arn in arn_of.items()
+            if self._cached_delay(ctx, arn) != (params.get(lid) or {}).get("deregistration_delay")
+        }
+        await asyncio.gather(*(self._read_delay(ctx, arn) for arn in due))
         return {
-            lid: self._observed(ctx, lid, tg, tags, params.get(lid), delay)
-            for (lid, (tg, tags)), delay in zip(owned.items(), delays, strict=True)
+            lid: self._observed(ctx, lid, tg, tags, params.get(lid), self._cached_delay(ctx, arn))
+            for (lid, (tg, tags)), arn in zip(owned.items(), arn_of.values(), strict=True)
         }
 
-    @staticmethod
-    async def _read_delay(ctx: KindContext, arn: str) -> int | None:
+    def _cached_delay(self, ctx: KindContext, arn: str) -> int | None:
+        reading = self._delays.get(ctx.stack, arn)
+        return reading.value if reading is not None else None
+
+    async def _read_delay(self, ctx: KindContext, arn: str) -> int | None:
         elb = await ctx.client("elbv2")
-        return _delay_of(
+        delay = _delay_of(
             await ignore_not_found(elb.describe_target_group_attributes(TargetGroupArn=arn))
         )
+        self._delays.put(ctx.stack, arn, delay)
+        return delay
+
+    def remember(self, stack: str) -> Any:
+        return self._delays.export(stack) or None
+
+    def recall(self, stack: str, memory: Any, age_offset: float) -> int:
+        return self._delays.load(stack, memory, age_offset, _is_delay)
+
+    def forget(self, stack: str, names: frozenset[str]) -> None:
+        self._delays.forget(stack, names)
 
     def _observed(
         self,
@@ -153,15 +186,17 @@ class TargetGroup(Kind):
                 **_health_check_args(p["health_check"]),
             )
         )["TargetGroups"]
-        delay = await self._set_delay(elb, tg["TargetGroupArn"], p["deregistration_delay"])
+        delay = await self._set_delay(ctx, elb, tg["TargetGroupArn"], p["deregistration_delay"])
         return self._observed(ctx, desired.logical_id, tg, tags, p, delay)
 
-    @staticmethod
-    async def _set_delay(elb: Any, arn: str, seconds: int) -> int | None:
+    async def _set_delay(self, ctx: KindContext, elb: Any, arn: str, seconds: int) -> int | None:
+        """Set the delay; the response's attributes are a reading like any other."""
         resp = await elb.modify_target_group_attributes(
             TargetGroupArn=arn, Attributes=[{"Key": DEREGISTRATION, "Value": str(seconds)}]
         )
-        return _delay_of(resp)
+        delay = _delay_of(resp)
+        self._delays.put(ctx.stack, arn, delay)
+        return delay
 
     async def update(
         self, ctx: KindContext, desired: Resolved, observed: Observed, delta: Delta
@@ -178,7 +213,7 @@ class TargetGroup(Kind):
             )["TargetGroups"]
         delay = observed.fields.get("deregistration_delay")
         if delta.changed("deregistration_delay"):
-            delay = await self._set_delay(elb, arn, p["deregistration_delay"])
+            delay = await self._set_delay(ctx, elb, arn, p["deregistration_delay"])
         tags = self._tags(ctx, desired)
         if delta.changed("tags"):
             await elb.add_tags(ResourceArns=[arn], Tags=tag_list(tags))

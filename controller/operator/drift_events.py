@@ -128,10 +128,14 @@ class DriftEvents:
         clients: ClientSource,
         physical_ids: Callable[[], Mapping[str, Iterable[str]]],
         wake: Callable[[str], None],
+        forget: Callable[[str, frozenset[str]], None] = lambda stack, names: None,
     ) -> None:
         self.clients = clients
         self.physical_ids = physical_ids
         self.wake = wake
+        self.forget = forget
+        """Told what an event named before its stack is woken: kept readings of those
+        resources are read afresh (e.g. a target group's attributes)."""
         self.recent: dict[str, deque[ChangeEvent]] = {}
         """Per stack, the latest change events that named it (who, what, when)."""
         self._own: str | None = None
@@ -175,6 +179,7 @@ class DriftEvents:
         for name in sorted(stacks):
             DRIFT_EVENTS.labels(name, "reconcile").inc()
             self.recent.setdefault(name, deque(maxlen=RECENT)).append(change)
+            self.forget(name, change.values)
             self.wake(name)
             self.log.info(
                 "change_event",

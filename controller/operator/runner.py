@@ -41,7 +41,13 @@ from controller.operator.logs import configure, get_logger
 from controller.operator.reconciler import StackReconciler
 from controller.operator.source import QueueListener, SpecEvent, SpecSource
 from controller.operator.state import ResourceStatus, StackState
-from controller.operator.status import fingerprint, status_doc, status_key, update_conditions
+from controller.operator.status import (
+    MEMORY_REFRESH,
+    fingerprint,
+    status_doc,
+    status_key,
+    update_conditions,
+)
 from controller.operator.workqueue import WorkQueue
 from controller.stack import StackRunner
 
@@ -444,9 +450,11 @@ class Operator:
         unchanged writes, i.e. every few resyncs, not one call per reconcile."""
         if not self.leases.holds(state.name):
             return
-        doc = status_doc(state, self.config.identity)
+        memory = self.reconciler.runner.remember(state.name) if state.lease_held else {}
+        doc = status_doc(state, self.config.identity, memory)
         mark = fingerprint(doc)
-        if mark == state.written and not await self._status_gone(state):
+        memory_due = bool(memory) and time.monotonic() - state.memory_written_at > MEMORY_REFRESH
+        if mark == state.written and not memory_due and not await self._status_gone(state):
             return
         s3 = await self.clients.client("s3")
         try:
@@ -458,6 +466,8 @@ class Operator:
             )
             state.written, state.status_etag = mark, str(reply.get("ETag", ""))
             state.status_unchanged = 0
+            if memory:
+                state.memory_written_at = time.monotonic()
         except Exception as exc:
             self.log.warning("status_write_failed", stack=state.name, error=str(exc))
 
@@ -603,7 +613,9 @@ class Operator:
             self.guarded("leases", self.lease_loop),
         ]
         if cfg.queue_url:
-            self.drift_events = DriftEvents(self.clients, self._physical_ids, self.queue.add)
+            self.drift_events = DriftEvents(
+                self.clients, self._physical_ids, self.queue.add, self.reconciler.runner.forget
+            )
             self.reconciler.who = self.drift_events.who
             listener = QueueListener(
                 self.clients, cfg.queue_url, self.source, self.drift_events.handle_body

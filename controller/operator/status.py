@@ -12,7 +12,11 @@ from controller.operator.leases import LEASE_PREFIX
 from controller.operator.state import Condition, ResourceStatus, StackState
 
 STATUS_PREFIX = "status/"
-VOLATILE = ("lastReconcileTime", "lastSuccessTime", "reconcileId", "observedAt")
+VOLATILE = ("lastReconcileTime", "lastSuccessTime", "reconcileId", "observedAt", "memory")
+MEMORY_REFRESH = 300.0
+"""Seconds after which the status object is rewritten for its memory alone: the kinds'
+readings (engine.memory) a fresh `stackop plan` starts from stay younger than their
+age limit (readings up to a rotation old, plus this)."""
 
 
 def _iso(ts: float | None) -> str | None:
@@ -132,7 +136,9 @@ def _resource(r: ResourceStatus, stale: bool) -> dict[str, Any]:
     return doc
 
 
-def status_doc(state: StackState, identity: str) -> dict[str, Any]:
+def status_doc(
+    state: StackState, identity: str, memory: dict[str, Any] | None = None
+) -> dict[str, Any]:
     loaded = state.loaded
     stale = resources_stale(state)
     resources = [_resource(r, stale) for r in state.resources]
@@ -168,6 +174,7 @@ def status_doc(state: StackState, identity: str) -> dict[str, Any]:
         "lastSuccessTime": _iso(state.last_success),
         "reconcileId": state.reconcile_id or None,
         "driftHistory": state.history,
+        "memory": memory or {},
     }
 
 
