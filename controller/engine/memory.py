@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MAX_AGE = 300.0
+MAX_AGE = 600.0
 """Seconds after which a reading is read again whatever the rotation says."""
 ROTATION_SHARE = 10
 """Each pass re-reads the oldest 1/ROTATION_SHARE of the readings (at least one)."""

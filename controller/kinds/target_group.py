@@ -3,7 +3,7 @@
 The deregistration delay is a target group attribute, and ELB has no batched read of
 attributes: one DescribeTargetGroupAttributes per group. Observe reads it on a rotation
 (engine.memory.Readings): a group never read, one a change event named (`forget`), one
-whose reading is older than 5 minutes, and the oldest tenth of the rest each pass. A
+whose reading is older than 10 minutes, and the oldest tenth of the rest each pass. A
 reading that differs from the spec is read again before it counts, so a stale reading
 never makes a change: at worst an out-of-band change is seen a few passes late (at
 once with `--events`). The portal pays 1 call a pass instead of 9; a fresh process
