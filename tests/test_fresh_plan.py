@@ -18,7 +18,7 @@ from typing import Any
 from controller.aws import AwsClients
 from controller.engine import KindContext
 from controller.engine.resource import STACK_TAG
-from controller.kinds.stack_tags import CLIENT, RESOURCE_TYPES, stack_tags
+from controller.kinds.stack_tags import CLIENT, RESOURCE_TYPES, resource_types, stack_tags
 from controller.kinds.task_definition import DEFINITION_TAG
 from controller.spec import load_spec_file
 from controller.stack import StackRunner
@@ -128,13 +128,14 @@ def test_get_resources_request_filters_by_stack_and_types(endpoint: str) -> None
     assert sent == [
         {
             "TagFilters": [{"Key": STACK_TAG, "Values": [STACK]}],
-            "ResourceTypeFilters": list(RESOURCE_TYPES),
+            "ResourceTypeFilters": list(resource_types("us-east-1")),
             "ResourcesPerPage": 100,
             "TagsPerPage": 500,
         }
     ]
-    services = {t.partition(":")[0] for t in RESOURCE_TYPES}
-    assert services == {"ecr", "logs", "servicediscovery", "ecs", "cloudwatch"}
+    services = {t.partition(":")[0] for t in resource_types("us-east-1")}
+    assert services == {"ecr", "logs", "servicediscovery", "ecs", "cloudwatch", "s3", "cloudfront"}
+    assert "cloudfront" not in {t.partition(":")[0] for t in RESOURCE_TYPES}  # us-east-1 only
     # DESIGN.md: the tagging API misses Elastic IPs, listeners, rules, DB subnet groups.
     assert not {"ec2", "elasticloadbalancing", "rds"} & services
     assert set(MOTO_HAS_NO_TAGGING_API_FOR) <= services

@@ -2,7 +2,10 @@
 
 - Found with one ListDistributions (per page); tags and the full config (with its
   ETag) are read only for candidates, i.e. distributions with an origin whose domain
-  starts like the stack's names, and ownership is confirmed from the tags.
+  starts like the stack's names, and ownership is confirmed from the tags. The tags
+  come from the stack's tagging-API read (see stack_tags; fresh every pass, as user
+  tags are compared for drift), else ListTagsForResource per candidate: always outside
+  us-east-1, where the tagging API does not answer for CloudFront.
 - Created with its tags and a CallerReference derived from stack + logical id + spec
   version; updated with the config's ETag as If-Match; on prune it is disabled first
   and deleted once that change is deployed (CloudFront refuses to delete it earlier).
@@ -18,6 +21,7 @@ from typing import Any
 
 from controller.aws.errors import error_code
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Retryable
+from controller.kinds.stack_tags import DISTRIBUTION, GET_RESOURCES, current_tags
 from controller.kinds.tags_common import (
     desired_tags,
     ignore_not_found,
@@ -147,6 +151,7 @@ class Distribution(Kind):
     iam_actions = (
         "cloudfront:ListDistributions",
         "cloudfront:ListTagsForResource",
+        GET_RESOURCES,
         "cloudfront:GetDistribution",
         "cloudfront:GetDistributionConfig",
         "cloudfront:CreateDistribution",
@@ -165,12 +170,14 @@ class Distribution(Kind):
                 domains = [str(o.get("DomainName", "")) for o in _items(summary.get("Origins"))]
                 if any(d.lower().startswith(prefix) for d in domains):
                     candidates.append(summary)
-        tag_results = await asyncio.gather(
-            *(cf.list_tags_for_resource(Resource=s["ARN"]) for s in candidates)
-        )
+
+        async def fetch(arn: str) -> dict[str, str]:
+            return tag_map(_items((await cf.list_tags_for_resource(Resource=arn)).get("Tags")))
+
+        tags_by_arn = await current_tags(ctx, DISTRIBUTION, (s["ARN"] for s in candidates), fetch)
         mine: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-        for summary, tags_out in zip(candidates, tag_results, strict=True):
-            tags = tag_map(_items(tags_out.get("Tags")))
+        for summary in candidates:
+            tags = tags_by_arn[summary["ARN"]]
             logical_id = ctx.owns(tags)
             if logical_id is not None and logical_id not in {m[0] for m in mine}:
                 mine.append((logical_id, summary, tags))

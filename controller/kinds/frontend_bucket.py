@@ -6,6 +6,11 @@ spec is still found (and pruned) by that name. CreateBucket takes tags only for
 directory buckets, so tags follow right after creation; a bucket left untagged by a
 crash in between has our derived name and is adopted on the next create, but only while
 it is empty (ours would be): an untagged bucket holding objects is somebody else's.
+
+Observe takes the tags from the stack's tagging-API read (see stack_tags, fresh every
+pass: user tags are compared for drift), else reads them per bucket (GetBucketTagging,
+which also tells a missing bucket). Ownership is decided from the tags either way;
+create and update read the bucket's own tags, never the shared answer.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from controller.aws.errors import error_code, is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Terminal
+from controller.kinds.stack_tags import BUCKET, GET_RESOURCES, current_tags
 from controller.kinds.tags_common import desired_tags, live_tags, params_by_id, tag_list
 from controller.spec.naming import bucket_name
 
@@ -26,6 +32,7 @@ PAB_KEYS = {
     "restrict_public_buckets": "RestrictPublicBuckets",
 }
 NO_PAB = {k: False for k in PAB_KEYS}
+ARN_PREFIX = "arn:aws:s3:::"
 
 
 async def _read(coro: Any, missing: set[str], default: Any) -> Any:
@@ -44,6 +51,7 @@ class FrontendBucket(Kind):
     iam_actions = (
         "s3:ListBucket",
         "s3:GetBucketTagging",
+        GET_RESOURCES,
         "s3:GetBucketVersioning",
         "s3:GetBucketPublicAccessBlock",
         "s3:GetEncryptionConfiguration",
@@ -76,14 +84,24 @@ class FrontendBucket(Kind):
         names = {str(d.params["name"]): d.logical_id for d in desired}
         names.setdefault(bucket_name(ctx.stack), "main")
         s3 = await ctx.client("s3")
+
+        async def fetch(arn: str) -> dict[str, str] | None:
+            return await self._tags(s3, arn.removeprefix(ARN_PREFIX))
+
+        tags = await current_tags(ctx, BUCKET, map(bucket_arn, sorted(names)), fetch)
         found: dict[str, Observed] = {}
         for name in sorted(names):
-            tags = await self._tags(s3, name)
-            logical_id = ctx.owns(tags or {})
-            if tags is not None and logical_id is not None and logical_id not in found:
-                found[logical_id] = await self._observed(
-                    ctx, logical_id, name, tags, params.get(logical_id)
-                )
+            live = tags[bucket_arn(name)]
+            logical_id = ctx.owns(live or {})
+            if live is not None and logical_id is not None and logical_id not in found:
+                try:
+                    found[logical_id] = await self._observed(
+                        ctx, logical_id, name, live, params.get(logical_id)
+                    )
+                except Exception as exc:
+                    # Deleted since the tagging API indexed it (eventually consistent).
+                    if error_code(exc) != "NoSuchBucket":
+                        raise
         return found
 
     async def _observed(
@@ -128,8 +146,8 @@ class FrontendBucket(Kind):
             outputs={
                 "id": name,
                 "name": name,
-                "arn": f"arn:aws:s3:::{name}",
-                "objects_arn": f"arn:aws:s3:::{name}/*",
+                "arn": bucket_arn(name),
+                "objects_arn": f"{bucket_arn(name)}/*",
                 "domain_name": f"{name}.s3.{ctx_region(s3)}.amazonaws.com",
             },
         )
@@ -220,6 +238,10 @@ class FrontendBucket(Kind):
         except Exception as exc:
             if not (is_not_found(exc) or error_code(exc) == "NoSuchBucket"):
                 raise
+
+
+def bucket_arn(name: str) -> str:
+    return f"{ARN_PREFIX}{name}"
 
 
 def ctx_region(client: Any) -> str:
