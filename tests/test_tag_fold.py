@@ -129,7 +129,11 @@ def test_user_tag_changed_by_hand_is_drift_and_apply_restores_it(endpoint: str) 
 
     drifted, counts, in_sync = asyncio.run(run())
     assert drifted == ["distribution/main tags.Team", "frontend_bucket/main tags.Team"]
-    assert not {op for op in TAG_READS if counts[op]}, counts  # seen in the shared read
+    # Seen in the shared read, except that the bucket's tags were written by us a moment
+    # ago (its create): an answer that differs from what we wrote then is not believed
+    # (tags_common.INDEX_LAG, tests/test_tag_index_lag.py), so the bucket reads its own.
+    assert counts["cloudfront:ListTagsForResource"] == 0, counts
+    assert counts["s3:GetBucketTagging"] == 1, counts
     assert in_sync
     bucket_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=NAME)["TagSet"]}
     dist_tags = cf.list_tags_for_resource(Resource=_dist_arn(endpoint))["Tags"]["Items"]

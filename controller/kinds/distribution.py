@@ -29,6 +29,7 @@ from controller.kinds.tags_common import (
     params_by_id,
     tag_list,
     tag_map,
+    tags_written,
 )
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -271,6 +272,7 @@ class Distribution(Kind):
             )
         if delta.changed("tags"):
             await cf.tag_resource(Resource=observed.outputs["arn"], Tags={"Items": tag_list(tags)})
+            tags_written(observed.outputs["arn"], tags)
         got = await cf.get_distribution(Id=observed.physical_id)
         return self._observed(ctx, desired.logical_id, got, tags, p)
 

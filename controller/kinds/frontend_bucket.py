@@ -22,7 +22,13 @@ from typing import Any
 from controller.aws.errors import error_code, is_not_found
 from controller.engine import Delta, Kind, KindContext, Observed, Resolved, Terminal
 from controller.kinds.stack_tags import BUCKET, GET_RESOURCES, current_tags
-from controller.kinds.tags_common import desired_tags, live_tags, params_by_id, tag_list
+from controller.kinds.tags_common import (
+    desired_tags,
+    live_tags,
+    params_by_id,
+    tag_list,
+    tags_written,
+)
 from controller.spec.naming import bucket_name
 
 PAB_KEYS = {
@@ -179,6 +185,7 @@ class FrontendBucket(Kind):
                 "to take over: remove or rename it, or rename the stack"
             )
         await s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(tags)})
+        tags_written(bucket_arn(name), tags)
         await self._apply(s3, name, p, None)
         return await self._observed(ctx, desired.logical_id, name, tags, p)
 
@@ -220,6 +227,7 @@ class FrontendBucket(Kind):
             await s3.put_bucket_tagging(
                 Bucket=observed.physical_id, Tagging={"TagSet": tag_list(merged)}
             )
+            tags_written(bucket_arn(observed.physical_id), merged)
         return await self._observed(ctx, desired.logical_id, observed.physical_id, tags, p)
 
     async def delete(self, ctx: KindContext, observed: Observed) -> None:

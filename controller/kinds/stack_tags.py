@@ -12,13 +12,14 @@ A candidate the tagging API does not return is read one by one by its kind, as b
 (and cached per process where the kind allows it, see `tags_of`; fresh every pass for
 drift-compared tags, see `current_tags`): a type the API does not answer for (moto
 5.2.5 answers for log groups, task definitions, alarms, buckets and distributions, not
-for ECR or Cloud Map), a tag written a moment ago (the API is eventually consistent),
-or a resource that is not ours. Ownership is still decided by the kind from the tags,
-the same check either way. CloudFront is global: the tagging API answers for it only
-in us-east-1, so elsewhere its type is not asked for and the distribution reads its
-own tags (one call for the portal's one distribution, as a second GetResources in
-us-east-1 would cost). Not for Elastic IPs, listeners, listener rules or DB subnet
-groups, which the tagging API misses (DESIGN.md).
+for ECR or Cloud Map), a resource whose answer lacks tags we wrote in the last
+INDEX_LAG seconds (the API is eventually consistent: so our own correction never reads
+back as drift), or a resource that is not ours. Ownership is still decided
+by the kind from the tags, the same check either way. CloudFront is global: the
+tagging API answers for it only in us-east-1, so elsewhere its type is not asked for
+and the distribution reads its own tags (one call for the portal's one distribution,
+as a second GetResources in us-east-1 would cost). Not for Elastic IPs, listeners,
+listener rules or DB subnet groups, which the tagging API misses (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 
 from controller.engine import KindContext, shared_read
 from controller.engine.resource import STACK_TAG
-from controller.kinds.tags_common import TagCache, tag_map
+from controller.kinds.tags_common import TagCache, index_lags, tag_map
 
 GET_RESOURCES = "tag:GetResources"
 CLIENT = "resourcegroupstaggingapi"
@@ -88,7 +89,9 @@ async def _read(ctx: KindContext) -> dict[str, dict[str, str]]:
         TagsPerPage=PAGE_TAGS,
     ):
         for mapping in page.get("ResourceTagMappingList", []):
-            found[mapping["ResourceARN"]] = tag_map(mapping.get("Tags"))
+            arn, tags = mapping["ResourceARN"], tag_map(mapping.get("Tags"))
+            if not index_lags(arn, tags):  # else not indexed yet: the kind reads it itself
+                found[arn] = tags
     return found
 
 

@@ -8,6 +8,7 @@ tags others add are never drift.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,29 @@ from controller.engine.kind import KindContext
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, STACK_TAG
 
 OWNERSHIP_KEYS = frozenset({OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG})
+
+INDEX_LAG = 300.0
+"""Seconds the Resource Groups Tagging API may show a resource's tags as they were before
+we wrote them (it is eventually consistent). For so long, an answer that lacks what we
+wrote is not believed: the kind reads the resource's own tags, so our own correction
+never reads back as drift (and an answer that has caught up costs nothing extra)."""
+_tags_written: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+def tags_written(arn: str, tags: Mapping[str, str]) -> None:
+    """We just wrote these tags on `arn` (in a create or tag call)."""
+    now = time.monotonic()
+    for old in [a for a, (t, _) in _tags_written.items() if now - t > INDEX_LAG]:
+        del _tags_written[old]
+    _tags_written[arn] = (now, dict(tags))
+
+
+def index_lags(arn: str, indexed: Mapping[str, str]) -> bool:
+    """The tagging API's tags for `arn` lack tags we wrote less than INDEX_LAG ago."""
+    written = _tags_written.get(arn)
+    if written is None or time.monotonic() - written[0] > INDEX_LAG:
+        return False
+    return any(indexed.get(k) != v for k, v in written[1].items())
 
 
 def tag_map(
@@ -97,10 +121,13 @@ class TagCache:
         return {arn: self._tags[(arn, created)] for arn, created in pairs}
 
     def put(self, arn: str, created: str, tags: Mapping[str, str]) -> None:
+        """Tags we just wrote (create or tag call): also kept from the tagging API's lag."""
         self._tags[(arn, created)] = dict(tags)
+        tags_written(arn, tags)
 
     def merge(self, arn: str, created: str, tags: Mapping[str, str]) -> None:
         self._tags[(arn, created)] = {**self._tags.get((arn, created), {}), **tags}
+        tags_written(arn, tags)
 
     def export(self, stack: str) -> list[dict[str, Any]]:
         """The entries of `stack`'s resources (by their stack tag), JSON-able."""

@@ -36,6 +36,7 @@ from controller.kinds.tags_common import (
     params_by_id,
     tag_list,
     tag_map,
+    tags_written,
 )
 
 DEFINITION_TAG = "stackop:definition"
@@ -348,6 +349,7 @@ class TaskDefinition(Kind):
             await ecs.tag_resource(
                 resourceArn=observed.physical_id, tags=tag_list(tags, "key", "value")
             )
+            tags_written(observed.physical_id, tags)
             self._described.pop(observed.physical_id, None)
             found = await self._owned(
                 ctx, only=desired.params["family"], wanted={desired.logical_id: desired.params}
