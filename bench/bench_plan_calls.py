@@ -1,12 +1,13 @@
 """AWS API calls and wall time of one no-change plan, as the stack grows.
 
     python -m bench.bench_plan_calls [--network-only] [--services 9 45 90] [--azs 2 6]
-                                     [--runs 5] [--by-operation]
+                                     [--runs 5] [--by-operation] [--no-data-cache]
 
 For each variant: converge it against a fresh moto server, then measure --runs
 in-process no-change plans with warm clients and kinds (the operator's resync cycle:
 calls, median seconds) and --runs `stackop plan` processes (process start included:
-calls, median and best seconds). Budgets (DESIGN.md): <= 40 calls for the portal, 90
+calls, median and best seconds; botocore's data files from stackop's cache unless
+--no-data-cache). Budgets (DESIGN.md): <= 40 calls for the portal, 90
 services <= 1.5x the calls of 9; `stackop plan` <= 1.2 s, resync cycle <= 0.3 s.
 """
 
@@ -63,11 +64,13 @@ async def converge_and_measure(
 
 
 def cli_plan(
-    endpoint: str, spec: Path, runs: int, tmp: str
+    endpoint: str, spec: Path, runs: int, tmp: str, data_cache: bool = True
 ) -> tuple[Counter[str], float, float, bool]:
     """`stackop plan` processes: (calls of one by operation, median s, best s, all exit 0)."""
     log = Path(tmp) / "calls.jsonl"
     env = {**os.environ, "STACKOP_CALL_LOG": str(log)}
+    if not data_cache:
+        env["STACKOP_CACHE_DIR"] = ""
     times, ok = [], True
     for _ in range(runs):
         log.unlink(missing_ok=True)
@@ -96,6 +99,7 @@ def main() -> None:
     parser.add_argument("--azs", type=int, nargs="*", default=[2])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--by-operation", action="store_true")
+    parser.add_argument("--no-data-cache", action="store_true")
     args = parser.parse_args()
     rows = []
     details: dict[str, Counter[str]] = {}
@@ -113,7 +117,9 @@ def main() -> None:
                 calls, seconds, counts, clean = asyncio.run(
                     converge_and_measure(endpoint, spec, args.runs)
                 )
-                cli_calls, cli_median, cli_best, cli_ok = cli_plan(endpoint, spec, args.runs, tmp)
+                cli_calls, cli_median, cli_best, cli_ok = cli_plan(
+                    endpoint, spec, args.runs, tmp, not args.no_data_cache
+                )
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts
                 cli_details[label] = cli_calls
