@@ -1,16 +1,17 @@
 """AWS API calls and wall time of one no-change plan, as the stack grows.
 
     python -m bench.bench_plan_calls [--network-only] [--services 9 45 90] [--azs 2 6]
-                                     [--runs 5] [--by-operation]
+                                     [--runs 5] [--by-operation] [--no-data-cache]
 
 For each variant: converge it against a fresh moto server, then measure --runs
 in-process no-change plans with warm clients and kinds (the operator's resync cycle:
 calls, median seconds) and --runs `stackop plan` processes (process start included:
 calls, median and best seconds), cold (no bucket) and with `--bucket` (starting from
 the operator's memory in status/<stack>.json: the bench puts there what the warm
-runner remembers, in the shape the operator writes). Budgets (DESIGN.md, issue 12):
-<= 40 calls for the portal, 90 services <= 1.5x the calls of 9; a fresh plan <= 45
-calls and <= 1.2x the cycle; `stackop plan` <= 1.0 s, resync cycle <= 0.3 s.
+runner remembers, in the shape the operator writes); botocore's data files come from
+stackop's cache unless --no-data-cache. Budgets (DESIGN.md, issue 12): <= 40 calls for
+the portal, 90 services <= 1.5x the calls of 9; a fresh plan <= 45 calls and <= 1.2x
+the cycle; `stackop plan` <= 1.0 s, resync cycle <= 0.3 s.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ async def put_memory(endpoint: str, stack: str, memory: dict[str, Any]) -> None:
 
 
 def cli_plan(
-    endpoint: str, spec: Path, runs: int, tmp: str, *extra: str
+    endpoint: str, spec: Path, runs: int, tmp: str, *extra: str, data_cache: bool = True
 ) -> tuple[Counter[str], float, float, bool]:
     """`stackop plan` processes: (calls of one by operation, median s, best s, all exit 0)."""
     log = Path(tmp) / "calls.jsonl"
     env = {**os.environ, "STACKOP_CALL_LOG": str(log)}
+    if not data_cache:
+        env["STACKOP_CACHE_DIR"] = ""
     times, ok = [], True
     for _ in range(runs):
         log.unlink(missing_ok=True)
@@ -117,6 +120,7 @@ def main() -> None:
     parser.add_argument("--azs", type=int, nargs="*", default=[2])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--by-operation", action="store_true")
+    parser.add_argument("--no-data-cache", action="store_true")
     args = parser.parse_args()
     rows = []
     details: dict[str, Counter[str]] = {}
@@ -135,10 +139,13 @@ def main() -> None:
                 calls, seconds, counts, clean, memory = asyncio.run(
                     converge_and_measure(endpoint, spec, args.runs)
                 )
-                cold, cold_median, cold_best, cold_ok = cli_plan(endpoint, spec, args.runs, tmp)
+                cache = not args.no_data_cache
+                cold, cold_median, cold_best, cold_ok = cli_plan(
+                    endpoint, spec, args.runs, tmp, data_cache=cache
+                )
                 asyncio.run(put_memory(endpoint, load_spec_file(spec).name, memory))
                 cli_calls, cli_median, cli_best, cli_ok = cli_plan(
-                    endpoint, spec, args.runs, tmp, "--bucket", BUCKET
+                    endpoint, spec, args.runs, tmp, "--bucket", BUCKET, data_cache=cache
                 )
                 label = f"{services} services, {azs} AZs"
                 details[label] = counts

@@ -34,6 +34,20 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's processes share one cache of botocore's parsed data files, not the
+    user's ~/.cache/stackop (tests/test_datacache.py gives its processes their own)."""
+    root = tmp_path_factory.mktemp("stackop-cache")
+    previous = os.environ.get("STACKOP_CACHE_DIR")
+    os.environ["STACKOP_CACHE_DIR"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("STACKOP_CACHE_DIR", None)
+    else:
+        os.environ["STACKOP_CACHE_DIR"] = previous
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,9 @@ from typing import Any, Self
 
 import aioboto3
 from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 
+from controller.aws import datacache
 from controller.aws.calls import CallRecorder, outcome_of
 from controller.aws.tls import SharedTlsSession
 from controller.testhooks import fault_injector
@@ -42,7 +44,9 @@ class AwsClients:
         self.region = region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         self.endpoint_url = endpoint_url or None
         self.recorder = recorder or CallRecorder()
-        self._session = aioboto3.Session(region_name=self.region)
+        botocore_session = get_session()
+        datacache.install(botocore_session)  # parsed data files kept between processes
+        self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
         self._config = AioConfig(
             http_session_cls=SharedTlsSession,
             # standard, not adaptive: adaptive's client-side token bucket falls to ~0.5
