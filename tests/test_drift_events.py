@@ -171,8 +171,8 @@ def test_events_map_to_the_stack_that_owns_what_they_name() -> None:
 # ---------------------------------------------------------------- the operator, end to end
 
 
-@pytest.fixture
-def events_operator(endpoint: str, tmp_path: Path) -> Iterator[tuple[Operator, str]]:
+def events_queue(endpoint: str) -> str:
+    """The spec bucket, the operator's queue and the drift rule routing to it: its URL."""
     make_bucket(endpoint, BUCKET)
     sqs = client("sqs", endpoint)
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
@@ -182,6 +182,12 @@ def events_operator(endpoint: str, tmp_path: Path) -> Iterator[tuple[Operator, s
     events = client("events", endpoint)
     events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(event_pattern()), State="ENABLED")
     events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "q", "Arn": queue_arn}])
+    return str(queue_url)
+
+
+@pytest.fixture
+def events_operator(endpoint: str, tmp_path: Path) -> Iterator[tuple[Operator, str]]:
+    queue_url = events_queue(endpoint)
     op = Operator(endpoint, BUCKET, tmp_path)
     op.extra_env = {"STACKOP_QUEUE_URL": queue_url}
     op.start(resync=300, poll=1, lease=5)  # the resync cannot be what corrects the drift

@@ -42,7 +42,7 @@ from tests.operator_harness import (
 )
 from tests.test_compute import SERVICES
 from tests.test_compute import apply as apply_spec
-from tests.test_drift_events import QUEUE, put_event, sample
+from tests.test_drift_events import events_queue, put_event, sample
 from tests.test_fresh_plan import MOTO_HAS_NO_TAGGING_API_FOR
 
 ATTRS = "elbv2:DescribeTargetGroupAttributes"
@@ -372,17 +372,7 @@ def test_modify_target_group_attributes_event_is_corrected_at_once(
 ) -> None:
     """With --events the resync is long; the rotation would reach the group in up to 9
     of them. A ModifyTargetGroupAttributes event names the group: read and fixed now."""
-    make_bucket(endpoint, BUCKET)
-    sqs = client("sqs", endpoint)
-    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    from bootstrap.drift_rule import RULE_NAME, event_pattern
-
-    events = client("events", endpoint)
-    events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(event_pattern()), State="ENABLED")
-    events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "q", "Arn": queue_arn}])
+    queue_url = events_queue(endpoint)
     op = Operator(endpoint, BUCKET, tmp_path)
     op.extra_env = {"STACKOP_QUEUE_URL": queue_url}
     op.start(resync=300, poll=1, lease=5)
