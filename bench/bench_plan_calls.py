@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.common import (
     BIN,
+    compile_package,
     moto_server,
     network_only,
     portal_data,
@@ -127,6 +128,7 @@ def main() -> None:
     cli_details: dict[str, Counter[str]] = {}
     cold_details: dict[str, Counter[str]] = {}
     calls_by_services: dict[int, int] = {}
+    compile_package()
     load_before = os.getloadavg()[0]
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
         for azs in args.azs:

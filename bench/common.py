@@ -25,6 +25,19 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def compile_package() -> None:
+    """Byte-compile stackop's own modules, as a regular (non-editable) install has them.
+
+    An editable install leaves compiling to the first import, and where
+    PYTHONDONTWRITEBYTECODE is set (this project's machines) every process would compile
+    all ~100 modules from source again (~0.15 s): a cost no installed stackop pays.
+    """
+    import compileall
+
+    for package in ("controller", "bootstrap"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
