@@ -453,7 +453,10 @@ class Operator:
         memory = self.reconciler.runner.remember(state.name) if state.lease_held else {}
         doc = status_doc(state, self.config.identity, memory)
         mark = fingerprint(doc)
-        memory_due = bool(memory) and time.monotonic() - state.memory_written_at > MEMORY_REFRESH
+        memory_due = bool(memory) and (
+            state.memory_written_at is None
+            or time.monotonic() - state.memory_written_at > MEMORY_REFRESH
+        )
         if mark == state.written and not memory_due and not await self._status_gone(state):
             return
         s3 = await self.clients.client("s3")

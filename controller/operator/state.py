@@ -72,8 +72,8 @@ class StackState:
     conditions: dict[str, Condition] = field(default_factory=dict)
     written: str = ""
     """Fingerprint of the last status object written to S3."""
-    memory_written_at: float = 0.0
-    """time.monotonic() when the status object last carried the kinds' memory."""
+    memory_written_at: float | None = None
+    """time.monotonic() when the status object last carried the kinds' memory (None: never)."""
     last_scaling: float = 0.0
 
     @property
