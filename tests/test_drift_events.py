@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from bootstrap.drift_rule import EVENT_SOURCES, RULE_NAME, event_pattern
-from controller.operator.drift_events import owning_stacks, parse_change, stack_ids
+from controller.engine.ids import aliases as stack_ids
+from controller.operator.drift_events import owning_stacks, parse_change
 from tests.aws import client
 from tests.conftest import ROOT, run_stackop
 from tests.operator_harness import (

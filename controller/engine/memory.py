@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.engine.ids import is_named
+
 MAX_AGE = 600.0
 """Seconds after which a reading is read again whatever the rotation says."""
 ROTATION_SHARE = 10
 """Each pass re-reads the oldest 1/ROTATION_SHARE of the readings (at least one)."""
 MAX_ENTRIES = 5000
-"""Entries `load` accepts per stack: a bigger memory is not ours (or not worth it)."""
+"""Entries a kind takes per stack from another process: a bigger memory is not ours."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,10 @@ class Readings:
         for pid in [p for p in known if p not in alive]:
             del known[pid]
 
-    def forget(self, stack: str, names: Iterable[str]) -> None:
-        """Drop readings whose id, or the last part of whose ARN, is among `names`."""
-        wanted = set(names)
+    def forget(self, stack: str, names: frozenset[str]) -> None:
+        """Drop readings of the resources `names` (an event's identifiers) name."""
         known = self._by_stack.get(stack, {})
-        for pid in [p for p in known if p in wanted or _tail(p) in wanted]:
+        for pid in [p for p in known if is_named(p, names)]:
             del known[pid]
 
     def export(self, stack: str) -> list[dict[str, Any]]:
@@ -114,7 +115,3 @@ def _entry(entry: Any) -> tuple[str, Any, float] | None:
     if not math.isfinite(age) or age < 0:
         return None
     return pid, entry["value"], float(age)
-
-
-def _tail(pid: str) -> str:
-    return pid.rsplit("/", 1)[-1] if pid.startswith("arn:") else pid

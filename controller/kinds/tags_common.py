@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from controller.aws.errors import is_not_found
+from controller.engine.ids import is_named
 from controller.engine.kind import KindContext
+from controller.engine.memory import MAX_ENTRIES
 from controller.engine.resource import LOGICAL_ID_TAG, OWNER_TAG, STACK_TAG
 
 OWNERSHIP_KEYS = frozenset({OWNER_TAG, STACK_TAG, LOGICAL_ID_TAG})
@@ -141,7 +143,7 @@ class TagCache:
         """Take `export`ed entries of another process: only well-formed ones tagged for
         `stack`, never replacing one this process read. They count only for the exact
         (ARN, creation time): a resource recreated under the ARN is read afresh."""
-        if not isinstance(entries, list) or len(entries) > MAX_CACHED:
+        if not isinstance(entries, list) or len(entries) > MAX_ENTRIES:
             return 0
         taken = 0
         for entry in entries:
@@ -153,12 +155,9 @@ class TagCache:
         return taken
 
     def forget(self, names: frozenset[str]) -> None:
-        """Drop the entries of ARNs named (or whose last part is named): read afresh."""
-        for key in [k for k in self._tags if k[0] in names or _arn_tail(k[0]) in names]:
+        """Drop the entries of ARNs that `names` (an event's identifiers) name: read afresh."""
+        for key in [k for k in self._tags if is_named(k[0], names)]:
             del self._tags[key]
-
-
-MAX_CACHED = 5000
 
 
 def _cache_entry(entry: Any) -> tuple[str, str, dict[str, str]] | None:
@@ -174,10 +173,6 @@ def _cache_entry(entry: Any) -> tuple[str, str, dict[str, str]] | None:
     ):
         return None
     return arn, created, dict(tags)
-
-
-def _arn_tail(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
 
 
 class RemembersTags:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.engine.graph import strings_in
+from controller.engine.ids import MIN_ID, aliases, arn_tails
 from controller.engine.kind import ClientSource
 from controller.operator.logs import get_logger
 from controller.operator.metrics import DRIFT_EVENTS
@@ -27,8 +28,6 @@ CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 _ASSUMED = re.compile(r"^(arn:[^:]+:sts::\d+:assumed-role/[^/]+)/.*$")
 RECENT = 50
 """Change events kept per stack to tell who changed a drifted resource."""
-_MIN_ID = 4
-"""Shorter strings (e.g. "tcp", "80") are never taken for identifiers."""
 
 
 @dataclass(frozen=True)
@@ -80,26 +79,10 @@ def parse_change(body: str | Mapping[str, Any]) -> ChangeEvent | None:
 
 def _identifiers(value: Any) -> Iterator[str]:
     for text in strings_in(value):
-        if len(text) >= _MIN_ID:
+        if len(text) >= MIN_ID:
             yield text
             if text.startswith("arn:"):
-                yield from (part for part in _arn_tails(text) if len(part) >= _MIN_ID)
-
-
-def _arn_tails(arn: str) -> list[str]:
-    resource = arn.split(":", 5)[-1]
-    return [resource, resource.rsplit("/", 1)[-1], resource.rsplit(":", 1)[-1]]
-
-
-def stack_ids(physical_ids: Iterable[str]) -> set[str]:
-    """A stack's identifiers as events may name them: each id and its ARN tails."""
-    out: set[str] = set()
-    for pid in physical_ids:
-        if len(pid) >= _MIN_ID:
-            out.add(pid)
-            if pid.startswith("arn:"):
-                out |= {p for p in _arn_tails(pid) if len(p) >= _MIN_ID}
-    return out
+                yield from (part for part in arn_tails(text) if len(part) >= MIN_ID)
 
 
 def owning_stacks(change: ChangeEvent, stacks: Mapping[str, set[str]]) -> set[str]:
@@ -143,7 +126,7 @@ class DriftEvents:
 
     def who(self, stack: str, physical_id: str) -> tuple[str, str] | None:
         """(principal, event name) of the latest change event naming the resource."""
-        ids = stack_ids([physical_id])
+        ids = aliases([physical_id])
         for change in reversed(self.recent.get(stack, ())):
             if change.values & ids:
                 return change.principal, change.event_name
@@ -172,7 +155,7 @@ class DriftEvents:
         if change.principal and change.principal == await self.own_principal():
             DRIFT_EVENTS.labels("", "own").inc()
             return set()
-        ids = {name: stack_ids(pids) for name, pids in self.physical_ids().items()}
+        ids = {name: aliases(pids) for name, pids in self.physical_ids().items()}
         stacks = owning_stacks(change, ids)
         if not stacks:
             DRIFT_EVENTS.labels("", "unmatched").inc()
