@@ -17,6 +17,7 @@ from typing import Any
 from controller.aws import AwsClients
 from controller.aws.errors import error_code, is_not_found
 from controller.operator.lease_doc import AGE_SLACK, s3_age
+from controller.operator.source import read_at_most
 from controller.operator.status import status_key
 from controller.stack import StackRunner
 
@@ -37,13 +38,14 @@ async def recall(clients: AwsClients, runner: StackRunner, bucket: str, stack: s
     s3 = await clients.client("s3")
     try:
         reply: dict[str, Any] = await s3.get_object(Bucket=bucket, Key=status_key(stack))
-        if int(reply.get("ContentLength") or 0) > MEMORY_LIMIT:
-            return Recalled(0, f"Operator memory not used: {key} is too large.")
-        async with reply["Body"] as body:
-            raw = await body.read()
+        stream = reply["Body"]
+        async with stream:
+            raw = await read_at_most(stream, MEMORY_LIMIT + 1)
     except Exception as exc:
         why = "not found" if is_not_found(exc) else (error_code(exc) or type(exc).__name__)
         return Recalled(0, f"Operator memory not used: {key}: {why}.")
+    if len(raw) > MEMORY_LIMIT:
+        return Recalled(0, f"Operator memory not used: {key} is too large.")
     try:
         doc = json.loads(raw)
     except ValueError:
