@@ -46,8 +46,8 @@ def topological(desired: Iterable[DesiredResource]) -> list[DesiredResource]:
     return list(placed.values())
 
 
-def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list[list[str]]:
-    """Kinds grouped so each group only references kinds of earlier groups."""
+def _kind_needs(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> dict[str, set[str]]:
+    """For each kind, the other kinds its desired resources reference."""
     needs: dict[str, set[str]] = {k: set() for k in kinds}
     for d in desired:
         needs.setdefault(d.kind, set())
@@ -55,15 +55,55 @@ def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list
             dep_kind = dep.split("/", 1)[0]
             if dep_kind != d.kind:
                 needs[d.kind].add(dep_kind)
+    return needs
+
+
+def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list[list[str]]:
+    """Kinds grouped so each group only references kinds of earlier groups."""
+    return _waves(_kind_needs(desired, kinds))
+
+
+def kind_prerequisites(
+    desired: Iterable[DesiredResource], kinds: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """For each kind (in wave order), the kinds that must be observed before it: those its
+    resources reference, except kinds of a reference cycle, which go together."""
+    needs = _kind_needs(desired, kinds)
+    earlier: set[str] = set()
+    prerequisites: dict[str, frozenset[str]] = {}
+    for wave in _waves(needs):
+        for kind in wave:
+            prerequisites[kind] = frozenset(needs[kind] & earlier)
+        earlier.update(wave)
+    return prerequisites
+
+
+def _waves(needs: Mapping[str, set[str]]) -> list[list[str]]:
     waves: list[list[str]] = []
     placed: set[str] = set()
     while len(placed) < len(needs):
         wave = sorted(k for k, deps in needs.items() if k not in placed and deps <= placed)
-        if not wave:  # kind-level cycle: observe the rest together
-            wave = sorted(k for k in needs if k not in placed)
+        if not wave:  # kind-level cycle: its kinds go together, what needs them after
+            wave = _closed_cycles({k: needs[k] - placed for k in needs if k not in placed})
         waves.append(wave)
         placed.update(wave)
     return waves
+
+
+def _closed_cycles(needs: Mapping[str, set[str]]) -> list[str]:
+    """The kinds of the cycles that need nothing outside themselves (there is one, when
+    every kind needs another): each such kind reaches only kinds that reach it back."""
+    reach: dict[str, set[str]] = {}
+    for kind in needs:
+        seen: set[str] = set()
+        todo = list(needs[kind])
+        while todo:
+            k = todo.pop()
+            if k not in seen and k in needs:  # a kind nobody observes holds nothing back
+                seen.add(k)
+                todo.extend(needs.get(k, ()))
+        reach[kind] = seen
+    return sorted(k for k in needs if all(k in reach[j] for j in reach[k]))
 
 
 def strings_in(value: Any) -> Iterable[str]:

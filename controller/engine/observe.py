@@ -1,4 +1,9 @@
-"""Observe every kind, in waves so a kind can use the ids its references resolve to."""
+"""Observe every kind, each after the kinds it references, so it can use their ids.
+
+A kind starts as soon as the kinds it references are observed, not when a whole wave is:
+the longest reference chain of the portal is 9 kinds, and one slow kind (a read per
+resource, a first call on a new client) no longer holds back every kind after it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from controller.engine.graph import kind_waves
+from controller.engine.graph import kind_prerequisites
 from controller.engine.kind import Kind, KindContext, Resolved
 from controller.engine.origin import acting_as
 from controller.engine.resource import DesiredResource, Observed, resolve, resource_key
@@ -46,7 +51,7 @@ async def observe_all(
     observed: dict[str, Observed] = {}
     token = _SHARED.set({})
     try:
-        await _observe_waves(kinds, ctx, desired, by_kind, observed)
+        await _observe_in_order(kinds, ctx, desired, by_kind, observed)
     finally:
         memo = _SHARED.get() or {}
         _SHARED.reset(token)
@@ -55,23 +60,34 @@ async def observe_all(
     return observed
 
 
-async def _observe_waves(
+async def _observe_in_order(
     kinds: Mapping[str, Kind],
     ctx: KindContext,
     desired: Sequence[DesiredResource],
     by_kind: Mapping[str, list[DesiredResource]],
     observed: dict[str, Observed],
 ) -> None:
-    for wave in kind_waves(desired, kinds):
+    prerequisites = kind_prerequisites(desired, kinds)
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def one(name: str) -> None:
+        await asyncio.gather(*(tasks[p] for p in sorted(prerequisites[name])))
         outputs = {key: obs.outputs for key, obs in observed.items()}
+        items = [Resolved(d.kind, d.logical_id, resolve(d.params, outputs)) for d in by_kind[name]]
+        with acting_as(name):
+            found = await kinds[name].observe(ctx, items)
+        for logical_id, obs in found.items():
+            observed[resource_key(name, logical_id)] = obs
 
-        async def one(name: str, outputs: Mapping[str, Mapping[str, object]] = outputs) -> None:
-            items = [
-                Resolved(d.kind, d.logical_id, resolve(d.params, outputs)) for d in by_kind[name]
-            ]
-            with acting_as(name):
-                found = await kinds[name].observe(ctx, items)
-            for logical_id, obs in found.items():
-                observed[resource_key(name, logical_id)] = obs
-
-        await asyncio.gather(*(one(name) for name in wave))
+    try:
+        for name in prerequisites:  # wave order: a task's prerequisites exist before it
+            tasks[name] = asyncio.ensure_future(one(name))
+        await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
+        failures = [t.exception() for t in tasks.values() if t.done() and not t.cancelled()]
+        first = next((error for error in failures if error is not None), None)
+        if first is not None:  # the first in wave order: its dependents share it
+            raise first
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
