@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import botocore
+import botocore.session
 import pytest
+from botocore.loaders import Loader
 
-from controller.aws.datacache import SUBDIR, CachedFileLoader, cache_root
+from controller.aws.datacache import SUBDIR, CachedFileLoader, cache_root, cached_loader
 from tests.conftest import BIN, ROOT, MotoServer, run_stackop
 
 SPEC = ROOT / "tests" / "specs" / "network-only.yaml"
@@ -142,7 +144,11 @@ def test_a_corrupt_blob_is_ignored_and_replaced(
 ) -> None:
     root = copy_of(warm, tmp_path)
     corrupt = CORRUPTIONS[how]
-    targets = [blob_of(root, "ec2_2016-11-15_service-2*"), blob_of(root, "*partitions*")]
+    targets = [
+        blob_of(root, "ec2_2016-11-15_service-2*"),
+        blob_of(root, "*partitions*"),
+        blob_of(root, "*service-2.listing*"),
+    ]
     for blob in targets:
         blob.write_bytes(corrupt(blob.read_bytes()))
     assert shown(plan(endpoint, root)) == uncached
@@ -230,6 +236,39 @@ def test_an_edited_data_file_is_parsed_again(endpoint: str, uncached: Plan, tmp_
     model.write_text(text + "\n")  # the working model again, one byte longer, same mtime
     os.utime(model, ns=(second.st_atime_ns, second.st_mtime_ns))
     assert shown(plan(endpoint, root, **env)) == uncached
+
+
+def test_the_service_listing_comes_from_its_blob(endpoint: str, warm: Path, tmp_path: Path) -> None:
+    """botocore lists its data directory (~1,300 directory reads) to check a client's
+    service name; the listing's blob is what a plan believes: one without ec2 (with a valid
+    stamp) makes the plan fail on ec2, as botocore would without ec2's model."""
+    root = copy_of(warm, tmp_path)
+    data = os.path.dirname(EC2_MODEL.parent.parent)
+    loader = CachedFileLoader(root / SUBDIR)
+    listed = loader.listing(data, "service-2")
+    assert listed == Loader().list_available_services("service-2")  # botocore's own answer
+    assert "ec2" in listed and len(listed) > 300
+    blob = blob_of(root, "*service-2.listing*")
+    stamp = blob.read_bytes()[:32]
+    blob.write_bytes(stamp + marshal.dumps([s for s in listed if s != "ec2"]))
+    code, out, err = plan(endpoint, root)
+    assert code == 1 and "ec2" in err, (code, out, err)
+
+
+def test_other_data_paths_are_listed_afresh(warm: Path, tmp_path: Path) -> None:
+    """A model under AWS_DATA_PATH (~/.aws/models, say) is found the moment it is there:
+    only botocore's own directory, which only an upgrade changes, is listed from a blob."""
+    root = copy_of(warm, tmp_path)
+    data = tmp_path / "models"
+    session = botocore.session.get_session()
+    session.set_config_variable("data_path", str(data))
+    before = cached_loader(session, root / SUBDIR).list_available_services("service-2")
+    assert "stackop-own" not in before
+    model = data / "stackop-own" / "2026-12-01" / "service-2.json"
+    model.parent.mkdir(parents=True)
+    model.write_text("{}")
+    after = cached_loader(session, root / SUBDIR).list_available_services("service-2")
+    assert sorted({*before, "stackop-own"}) == after
 
 
 def test_where_the_cache_lives() -> None:

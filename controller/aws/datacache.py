@@ -9,7 +9,10 @@ STACKOP_CACHE_DIR="" turns it off.
 
 A blob starts with a digest of what it was made from (botocore version, Python's marshal
 format, the source file's absolute path, mtime and size), so an upgrade or an edited
-file is parsed afresh. Anything wrong (no usable directory, a blob truncated, foreign or
+file is parsed afresh. The list of services in botocore's own data directory (~1,300
+directory listings a process, to check a client's service name) is kept the same way,
+keyed by botocore's version and that directory; other search paths (~/.aws/models) are
+always listed afresh. Anything wrong (no usable directory, a blob truncated, foreign or
 of the wrong type, a failed write) means botocore's own JSON loading, one debug line,
 never an error.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore
-from botocore.loaders import JSONFileLoader, Loader
+from botocore.loaders import JSONFileLoader, Loader, instance_cache
 from botocore.session import Session
 
 logger = logging.getLogger(__name__)
@@ -129,6 +132,20 @@ class CachedFileLoader(JSONFileLoader):  # type: ignore[misc]
             return data
         return super().load_file(file_path)
 
+    def listing(self, location: str, type_name: str) -> list[str]:
+        """The services under `location` that have a `type_name` file, from a blob when
+        one was made for this botocore version, location (and its mtime) and type."""
+        source = os.path.abspath(location)
+        info = os.stat(source)
+        stamp = self.stamp(f"{source}\0listing\0{type_name}", info)
+        blob = self.blob_path(os.path.join(source, f"{type_name}.listing"))
+        cached = self._read(blob, stamp)
+        if isinstance(cached, list) and all(isinstance(name, str) for name in cached):
+            return cached
+        found = services_in(source, type_name, self)
+        self._write(blob, stamp, found)
+        return found
+
     def _read(self, blob: Path, stamp: bytes) -> Any:
         try:
             with open(blob, "rb") as handle:
@@ -178,6 +195,37 @@ class CachedFileLoader(JSONFileLoader):  # type: ignore[misc]
                     os.unlink(temp)
 
 
+def services_in(location: str, type_name: str, files: JSONFileLoader) -> list[str]:
+    """botocore's `Loader.list_available_services` for one search path."""
+    services = []
+    for name in os.listdir(location):
+        directory = os.path.join(location, name)
+        if os.path.isdir(directory) and any(
+            files.exists(os.path.join(directory, version, type_name))
+            for version in os.listdir(directory)
+        ):
+            services.append(name)
+    return sorted(services)
+
+
+class CachedLoader(Loader):  # type: ignore[misc]
+    """botocore's loader with the cached file loader, and botocore's own data directory
+    listed from the cache (only installing another botocore changes it)."""
+
+    file_loader: CachedFileLoader
+
+    @instance_cache  # type: ignore[untyped-decorator]
+    def list_available_services(self, type_name: str) -> list[str]:
+        services: set[str] = set()
+        builtin = os.path.abspath(self.BUILTIN_DATA_PATH)
+        for location in self._potential_locations():
+            if os.path.abspath(location) == builtin:
+                services.update(self.file_loader.listing(location, type_name))
+            else:
+                services.update(services_in(location, type_name, self.file_loader))
+        return sorted(services)
+
+
 def cache_directory(root: Path | None) -> Path | None:
     """The blobs' directory under `root`, created if missing; None if unusable."""
     if root is None:
@@ -199,7 +247,7 @@ def cached_loader(session: Session, directory: Path) -> Loader:
     paths = None
     if search is not None:
         paths = [os.path.expanduser(os.path.expandvars(p)) for p in search.split(os.pathsep)]
-    return Loader(extra_search_paths=paths, file_loader=CachedFileLoader(directory))
+    return CachedLoader(extra_search_paths=paths, file_loader=CachedFileLoader(directory))
 
 
 def install(session: Session, root: Path | None = None) -> bool:
