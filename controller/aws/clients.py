@@ -14,7 +14,7 @@ from aiobotocore.session import get_session
 
 from controller.aws import datacache
 from controller.aws.calls import CallRecorder, outcome_of
-from controller.aws.tls import SharedTlsSession
+from controller.aws.tls import session_class
 from controller.testhooks import fault_injector
 
 DEFAULT_REGION = "us-east-1"
@@ -48,7 +48,7 @@ class AwsClients:
         datacache.install(botocore_session)  # parsed data files kept between processes
         self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
         self._config = AioConfig(
-            http_session_cls=SharedTlsSession,
+            http_session_cls=session_class(self.endpoint_url),
             # standard, not adaptive: adaptive's client-side token bucket falls to ~0.5
             # requests/s under steady throttling (30 % throttled: 35 actions in 4 min, and
             # lease renewals so late the lease expired); standard retries each call with
