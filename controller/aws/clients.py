@@ -29,6 +29,17 @@ def _note_versioned_read(params: dict[str, Any], context: dict[str, Any], **_: A
         context[VERSIONED_READ] = True
 
 
+class ClientsOnlySession(aioboto3.Session):  # type: ignore[misc]
+    """aioboto3's session without its S3 transfer and resource customisations.
+
+    stackop makes plain client calls only; the customisation of S3 clients imports boto3's
+    transfer manager on the first S3 client (~18 ms of every `stackop plan`).
+    """
+
+    def _register_default_handlers(self) -> None:
+        pass
+
+
 class AwsClients:
     """Creates clients lazily, once each; records every call they make."""
 
@@ -46,7 +57,9 @@ class AwsClients:
         self.recorder = recorder or CallRecorder()
         botocore_session = get_session()
         datacache.install(botocore_session)  # parsed data files kept between processes
-        self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
+        self._session = ClientsOnlySession(
+            botocore_session=botocore_session, region_name=self.region
+        )
         self._config = AioConfig(
             http_session_cls=session_class(self.endpoint_url),
             # standard, not adaptive: adaptive's client-side token bucket falls to ~0.5

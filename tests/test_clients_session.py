@@ -1,0 +1,41 @@
+"""The clients' session (issue 12, plan wall time): plain clients, without aioboto3's S3
+transfer and resource customisations, whose first S3 client imported boto3's transfer
+manager (~18 ms of every `stackop plan`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.conftest import BIN, MotoServer
+
+PROBE = """
+import asyncio, sys
+from controller.aws import AwsClients
+
+async def main(url):
+    async with AwsClients(endpoint_url=url) as clients:
+        s3 = await clients.client("s3")
+        await s3.create_bucket(Bucket="session-probe")
+        await s3.put_object(Bucket="session-probe", Key="k", Body=b"v")
+        body = await (await s3.get_object(Bucket="session-probe", Key="k"))["Body"].read()
+        print(body.decode(), hasattr(s3, "upload_file"), "s3transfer" in sys.modules)
+        print(" ".join(f"{c.service}.{c.operation}" for c in clients.recorder.calls))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_s3_clients_are_plain_and_import_no_transfer_manager(moto_server: MotoServer) -> None:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    proc = subprocess.run(
+        [str(BIN / "python"), "-c", PROBE, moto_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result, calls = proc.stdout.strip().splitlines()
+    assert result == "v False False"
+    assert calls == "s3.CreateBucket s3.PutObject s3.GetObject"  # recorded as ever
