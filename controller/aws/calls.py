@@ -1,4 +1,6 @@
-"""A record of every AWS API call: a Prometheus counter, an in-memory log, an optional file.
+"""A record of every AWS API call: an in-memory log, an optional file, and any counters
+registered with `count_calls_with` (the operator's Prometheus counter: a one-shot command
+such as `stackop plan` never imports prometheus_client).
 
 The optional JSON-lines files let tests of real processes see which operations were
 sent: `STACKOP_CALL_LOG` for one run (e.g. that a paused stack made no write call) and
@@ -13,10 +15,9 @@ import os
 import sys
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from prometheus_client import Counter as PromCounter
 
 from controller.engine.origin import ACTING_KIND
 
@@ -41,12 +42,6 @@ THROTTLE_CODES = frozenset(
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
 
-AWS_API_CALLS = PromCounter(
-    "stackop_aws_api_calls_total",
-    "AWS API calls by service, operation and outcome (each HTTP attempt counts).",
-    ["service", "operation", "outcome"],
-)
-
 
 def is_write(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
@@ -57,6 +52,16 @@ class Call:
     service: str
     operation: str
     outcome: str
+
+
+CallCounter = Callable[[str, str, str], None]
+"""Called with (service, operation, outcome) for every call of every recorder."""
+
+_COUNTERS: list[CallCounter] = []
+
+
+def count_calls_with(counter: CallCounter) -> None:
+    _COUNTERS.append(counter)
 
 
 PROGRAM = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
@@ -94,7 +99,8 @@ class CallRecorder:
 
     def record(self, service: str, operation: str, outcome: str) -> None:
         call = Call(service, operation, outcome)
-        AWS_API_CALLS.labels(service, operation, outcome).inc()
+        for counter in _COUNTERS:
+            counter(service, operation, outcome)
         with self._lock:
             self._calls.append(call)
             self._total += 1

@@ -1,10 +1,19 @@
-"""The metrics contract of DESIGN.md (stackop_aws_api_calls_total lives in controller.aws)."""
+"""The metrics contract of DESIGN.md: every metric the operator serves."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from controller.aws.calls import count_calls_with
+
+AWS_API_CALLS = Counter(
+    "stackop_aws_api_calls_total",
+    "AWS API calls by service, operation and outcome (each HTTP attempt counts).",
+    ["service", "operation", "outcome"],
+)
+count_calls_with(lambda *labels: AWS_API_CALLS.labels(*labels).inc())
 
 STATES = ("in_sync", "drifted", "missing", "pending", "failed")
 MODES = ("enforce", "observe")
