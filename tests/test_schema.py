@@ -175,3 +175,32 @@ def test_every_field_is_described_for_editors() -> None:
     assert len(fields) > 100
     undescribed = [f"{model}.{name}" for model, name, prop in fields if not prop.get("description")]
     assert undescribed == []
+
+
+def test_field_docstrings_follow_pydantics_rule() -> None:
+    """The schema's descriptions come from field docstrings read only by `stackop schema`
+    (pydantic's use_attribute_docstrings costs every command ~15 ms): the same rule."""
+    from controller.spec.schema import attribute_docstrings
+
+    source = '''
+class A:
+    x: int = 1
+    """  The x.
+
+    Second line.
+    """
+    y = 2
+    """not a field: no annotation"""
+    z: str
+    w: str
+    """The w."""
+
+    class Inner:
+        q: int
+        """inner, not A's"""
+
+def f() -> None:
+    v: int = 1
+    """in a function"""
+'''
+    assert attribute_docstrings(source) == {"A": {"x": "The x.\n\nSecond line.", "w": "The w."}}

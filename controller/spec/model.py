@@ -53,8 +53,7 @@ class Model(BaseModel):
         frozen=True,
         alias_generator=to_camel,
         populate_by_name=True,
-        use_attribute_docstrings=True,  # a field's docstring is its JSON Schema description
-    )
+    )  # a field's docstring is its JSON Schema description (controller.spec.schema)
 
 
 class Metadata(Model):
