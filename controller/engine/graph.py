@@ -58,11 +58,6 @@ def _kind_needs(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> dic
     return needs
 
 
-def kind_waves(desired: Iterable[DesiredResource], kinds: Iterable[str]) -> list[list[str]]:
-    """Kinds grouped so each group only references kinds of earlier groups."""
-    return _waves(_kind_needs(desired, kinds))
-
-
 def kind_prerequisites(
     desired: Iterable[DesiredResource], kinds: Iterable[str]
 ) -> dict[str, frozenset[str]]:
@@ -79,6 +74,7 @@ def kind_prerequisites(
 
 
 def _waves(needs: Mapping[str, set[str]]) -> list[list[str]]:
+    """Kinds grouped so each group only needs kinds of earlier groups (a cycle's together)."""
     waves: list[list[str]] = []
     placed: set[str] = set()
     while len(placed) < len(needs):
@@ -101,7 +97,7 @@ def _closed_cycles(needs: Mapping[str, set[str]]) -> list[str]:
             k = todo.pop()
             if k not in seen and k in needs:  # a kind nobody observes holds nothing back
                 seen.add(k)
-                todo.extend(needs.get(k, ()))
+                todo.extend(needs[k])
         reach[kind] = seen
     return sorted(k for k in needs if all(k in reach[j] for j in reach[k]))
 

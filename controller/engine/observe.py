@@ -71,7 +71,7 @@ async def _observe_in_order(
     tasks: dict[str, asyncio.Task[None]] = {}
 
     async def one(name: str) -> None:
-        await asyncio.gather(*(tasks[p] for p in sorted(prerequisites[name])))
+        await asyncio.gather(*(tasks[p] for p in prerequisites[name]))
         outputs = {key: obs.outputs for key, obs in observed.items()}
         items = [Resolved(d.kind, d.logical_id, resolve(d.params, outputs)) for d in by_kind[name]]
         with acting_as(name):
