@@ -27,17 +27,22 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def test_s3_clients_are_plain_and_import_no_transfer_manager(moto_server: MotoServer) -> None:
+def probe(code: str, *args: str) -> list[str]:
+    """The lines a fresh Python process running `code` prints (its modules are its own)."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     proc = subprocess.run(
-        [str(BIN / "python"), "-c", PROBE, moto_server.url],
+        [str(BIN / "python"), "-c", code, *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
-    result, calls = proc.stdout.strip().splitlines()
+    return proc.stdout.strip().splitlines()
+
+
+def test_s3_clients_are_plain_and_import_no_transfer_manager(moto_server: MotoServer) -> None:
+    result, calls = probe(PROBE, moto_server.url)
     assert result == "v False False"
     assert calls == "s3.CreateBucket s3.PutObject s3.GetObject"  # recorded as ever
 
@@ -57,16 +62,7 @@ print(AWS_API_CALLS.labels("sts", "GetCallerIdentity", "ok")._value.get())
 def test_a_plan_imports_no_prometheus_and_the_operator_counts_every_call(
     moto_server: MotoServer,
 ) -> None:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     spec = ROOT / "tests" / "specs" / "network-only.yaml"
-    proc = subprocess.run(
-        [str(BIN / "python"), "-c", PLAN_PROBE, moto_server.url, str(spec)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    *_, planned, counted = proc.stdout.strip().splitlines()
-    assert planned in ("0 False", "2 False"), proc.stdout  # in sync, or changes to make
+    *shown, planned, counted = probe(PLAN_PROBE, moto_server.url, str(spec))
+    assert planned in ("0 False", "2 False"), shown  # in sync, or changes to make
     assert counted == "1.0"
